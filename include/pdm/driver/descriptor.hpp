@@ -1,0 +1,303 @@
+// pdm/driver/descriptor.hpp - the type-erased, run-time description of a driver.
+//
+// A driver_descriptor is what the registry and the chain manager see of a driver: its traits,
+// its size and alignment, how to construct and destroy it, its interface tables and which
+// optional hooks it has. descriptor_of<D> makes one at compile time from a checked driver type;
+// a shared-library module hands descriptors over at run time, and validate_descriptor() applies
+// the same rules to them, as error values instead of static_asserts.
+#pragma once
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+
+#include "pdm/core/error.hpp"
+#include "pdm/driver/driver.hpp"
+
+namespace pdm {
+
+/// \brief The version of driver_descriptor's layout; a module's descriptors must carry it.
+inline constexpr std::uint32_t descriptor_version = 0x70640001U;  // "pd", layout 0001
+
+/// \brief The largest alignment a driver may ask for.
+inline constexpr std::size_t max_driver_alignment = 4096;
+
+/// \brief Which optional hooks a driver has, as a bit mask.
+enum class driver_hooks : std::uint32_t {
+  none = 0,
+  destructor = 1U << 0,  ///< not trivially destructible
+  power_on = 1U << 1,
+  reset = 1U << 2,
+  suspend = 1U << 3,
+  resume = 1U << 4,
+  power_off = 1U << 5,
+  detach_below = 1U << 6,  ///< notified when the driver below it is detached
+  attach_below = 1U << 7,  ///< can attach a driver below itself at run time
+  saved_state = 1U << 8,
+  config = 1U << 9,  ///< takes a config_type in its constructor
+};
+[[nodiscard]] constexpr driver_hooks operator|(driver_hooks a, driver_hooks b) noexcept {
+  return static_cast<driver_hooks>(static_cast<std::uint32_t>(a) | static_cast<std::uint32_t>(b));
+}
+/// \brief True if `set` has the hook `h`.
+[[nodiscard]] constexpr bool has_hook(driver_hooks set, driver_hooks h) noexcept {
+  return (static_cast<std::uint32_t>(set) & static_cast<std::uint32_t>(h)) != 0;
+}
+
+/// \brief An interface a driver needs, by key and id (the id for messages).
+struct interface_ref {
+  std::uint64_t key;
+  std::string_view id;
+};
+
+/// \brief Everything pdm needs to know about a driver at run time.
+struct driver_descriptor {
+  using construct_fn = void (*)(void* storage, driver_context& ctx, const void* config);
+  using destroy_fn = void (*)(void* driver) noexcept;
+  using notify_fn = void (*)(void* driver);
+  using detach_fn = void (*)(void* driver, attach_flags flags);
+  using attach_fn = status (*)(void* driver, attach_flags flags);
+
+  std::uint32_t version = descriptor_version;  ///< must be descriptor_version
+  std::string_view name;
+  std::string_view description;
+  driver_class class_mask = driver_class::none;
+  std::uint32_t max_instances = 0;
+  std::size_t size = 0;                        ///< sizeof the driver object
+  std::size_t alignment = 0;                   ///< alignof the driver object; a power of two
+  std::span<const interface_entry> provides;   ///< offered upward, with casts
+  std::span<const interface_ref> needs_below;  ///< required from the driver below
+  std::span<const interface_ref> needs_above;  ///< required from the device or driver above
+  driver_hooks hooks = driver_hooks::none;
+  /// Constructs the driver in `storage` (size and alignment as above). `config` points to the
+  /// bound config_type, or is null for drivers without one. May throw what the constructor throws.
+  construct_fn construct = nullptr;
+  destroy_fn destroy = nullptr;  ///< runs the destructor; never null
+  notify_fn on_power_on = nullptr;
+  notify_fn on_reset = nullptr;
+  notify_fn on_suspend = nullptr;
+  notify_fn on_resume = nullptr;
+  notify_fn on_power_off = nullptr;
+  detach_fn on_detach_below = nullptr;
+  attach_fn on_attach_below = nullptr;
+  std::uint32_t version_end = descriptor_version;  ///< must be descriptor_version (catches layout skew)
+
+  /// \brief The driver's interface `key` at `driver`'s address, or nullptr.
+  [[nodiscard]] void* query(void* driver, std::uint64_t key) const noexcept {
+    return find_interface(provides, key, driver);
+  }
+  /// \brief Interface I of the driver at `driver`, or nullptr.
+  template <interface I>
+  [[nodiscard]] I* query(void* driver) const noexcept {
+    return static_cast<I*>(find_interface(provides, interface_key<I>, driver));
+  }
+  /// \brief True if the driver provides the interface with `key`.
+  [[nodiscard]] bool provides_key(std::uint64_t key) const noexcept {
+    for (const interface_entry& e : provides) {
+      if (e.key == key) return true;
+    }
+    return false;
+  }
+};
+
+namespace detail {
+
+template <class D>
+void construct_driver(void* storage, driver_context& ctx, const void* config) {
+  if constexpr (has_config_type<D>) {
+    ::new (storage) D(ctx, *static_cast<const typename D::config_type*>(config));
+  } else {
+    (void)config;
+    ::new (storage) D(ctx);
+  }
+}
+template <class D>
+void destroy_driver(void* driver) noexcept {
+  static_cast<D*>(driver)->~D();
+}
+template <class D>
+void call_power_on(void* d) {
+  static_cast<D*>(d)->on_power_on();
+}
+template <class D>
+void call_reset(void* d) {
+  static_cast<D*>(d)->on_reset();
+}
+template <class D>
+void call_suspend(void* d) {
+  static_cast<D*>(d)->on_suspend();
+}
+template <class D>
+void call_resume(void* d) {
+  static_cast<D*>(d)->on_resume();
+}
+template <class D>
+void call_power_off(void* d) {
+  static_cast<D*>(d)->on_power_off();
+}
+template <class D>
+void call_detach_below(void* d, attach_flags f) {
+  static_cast<D*>(d)->on_detach_below(f);
+}
+template <class D>
+status call_attach_below(void* d, attach_flags f) {
+  return static_cast<D*>(d)->on_attach_below(f);
+}
+
+template <class List>
+struct interface_refs_for;
+template <class... Is>
+struct interface_refs_for<interface_list<Is...>> {
+  static constexpr std::array<interface_ref, sizeof...(Is)> value{
+      interface_ref{interface_key<Is>, std::string_view(Is::interface_id)}...};
+};
+
+template <class D>
+constexpr driver_hooks hooks_of() noexcept {
+  driver_hooks h = driver_hooks::none;
+  if constexpr (!std::is_trivially_destructible_v<D>) h = h | driver_hooks::destructor;
+  if constexpr (hook_on_power_on<D>) h = h | driver_hooks::power_on;
+  if constexpr (hook_on_reset<D>) h = h | driver_hooks::reset;
+  if constexpr (hook_on_suspend<D>) h = h | driver_hooks::suspend;
+  if constexpr (hook_on_resume<D>) h = h | driver_hooks::resume;
+  if constexpr (hook_on_power_off<D>) h = h | driver_hooks::power_off;
+  if constexpr (hook_on_detach_below<D>) h = h | driver_hooks::detach_below;
+  if constexpr (hook_on_attach_below<D>) h = h | driver_hooks::attach_below;
+  if constexpr (has_saved_state<D>) h = h | driver_hooks::saved_state;
+  if constexpr (has_config_type<D>) h = h | driver_hooks::config;
+  return h;
+}
+
+template <class D>
+constexpr driver_descriptor make_descriptor() noexcept {
+  driver_descriptor d;
+  d.name = D::traits.name;
+  d.description = D::traits.description;
+  d.class_mask = D::traits.class_mask;
+  d.max_instances = D::traits.max_instances;
+  d.size = sizeof(D);
+  d.alignment = alignof(D);
+  d.provides = interface_table_for<D, provides_t<D>>::value;
+  d.needs_below = interface_refs_for<needs_below_t<D>>::value;
+  d.needs_above = interface_refs_for<needs_above_t<D>>::value;
+  d.hooks = hooks_of<D>();
+  d.construct = &construct_driver<D>;
+  d.destroy = &destroy_driver<D>;
+  if constexpr (hook_on_power_on<D>) d.on_power_on = &call_power_on<D>;
+  if constexpr (hook_on_reset<D>) d.on_reset = &call_reset<D>;
+  if constexpr (hook_on_suspend<D>) d.on_suspend = &call_suspend<D>;
+  if constexpr (hook_on_resume<D>) d.on_resume = &call_resume<D>;
+  if constexpr (hook_on_power_off<D>) d.on_power_off = &call_power_off<D>;
+  if constexpr (hook_on_detach_below<D>) d.on_detach_below = &call_detach_below<D>;
+  if constexpr (hook_on_attach_below<D>) d.on_attach_below = &call_attach_below<D>;
+  return d;
+}
+
+}  // namespace detail
+
+/// \brief The descriptor of driver D, a constant with static storage duration.
+///
+/// D must satisfy pdm::driver; use check_driver<D>() first for readable diagnostics.
+template <driver D>
+inline constexpr driver_descriptor descriptor_of = detail::make_descriptor<D>();
+
+/// \brief Checks a descriptor against the driver rules at run time (for dynamic registration).
+///
+/// Returns errc::unknown_registration_version for a layout mismatch and errc::invalid_registration
+/// with a sentence naming the rule for anything else; the error names the driver where it can.
+[[nodiscard]] inline status validate_descriptor(const driver_descriptor& d) {
+  auto fail = [&d](errc code, std::string why) -> status {
+    error e(code, std::move(why));
+    if (detail::check_driver_name(d.name) == detail::name_problem::none) e.driver(d.name);
+    return e;
+  };
+  if (d.version != descriptor_version || d.version_end != descriptor_version) {
+    return fail(errc::unknown_registration_version, "descriptor version " + std::to_string(d.version) + "/" +
+                                                        std::to_string(d.version_end) + ", expected " +
+                                                        std::to_string(descriptor_version));
+  }
+  switch (detail::check_driver_name(d.name)) {
+    case detail::name_problem::none:
+      break;
+    case detail::name_problem::empty:
+      return fail(errc::invalid_registration, "the name is empty");
+    case detail::name_problem::too_long:
+      return fail(errc::invalid_registration,
+                  "the name '" + std::string(d.name.substr(0, 64)) + "' is longer than 31 characters");
+    case detail::name_problem::bad_character:
+      return fail(errc::invalid_registration,
+                  "the name '" + std::string(d.name) + "' may contain only letters, digits, '_', ' ' and '-'");
+  }
+  if (d.description.empty()) return fail(errc::invalid_registration, "the description is empty");
+  if (!detail::is_known_class_mask(d.class_mask)) {
+    return fail(errc::invalid_registration, "the class mask must set at least one known driver_class bit and no other");
+  }
+  if (d.max_instances == 0) return fail(errc::invalid_registration, "max_instances is zero");
+  if (d.size == 0 || d.size > max_driver_size) {
+    return fail(errc::invalid_registration,
+                "the instance size " + std::to_string(d.size) + " is not within 1 byte .. 1 MiB");
+  }
+  if (d.alignment == 0 || !std::has_single_bit(d.alignment) || d.alignment > max_driver_alignment) {
+    return fail(errc::invalid_registration,
+                "the alignment " + std::to_string(d.alignment) + " is not a power of two up to 4096");
+  }
+  if (d.construct == nullptr) return fail(errc::invalid_registration, "there is no constructor");
+  if (d.destroy == nullptr) return fail(errc::invalid_registration, "there is no destroy function");
+  if ((static_cast<std::uint32_t>(d.hooks) & ~((1U << 10) - 1)) != 0) {
+    return fail(errc::invalid_registration, "the hook mask has unknown bits");
+  }
+  const std::pair<driver_hooks, bool> hook_fns[] = {
+      {driver_hooks::power_on, d.on_power_on != nullptr},
+      {driver_hooks::reset, d.on_reset != nullptr},
+      {driver_hooks::suspend, d.on_suspend != nullptr},
+      {driver_hooks::resume, d.on_resume != nullptr},
+      {driver_hooks::power_off, d.on_power_off != nullptr},
+      {driver_hooks::detach_below, d.on_detach_below != nullptr},
+      {driver_hooks::attach_below, d.on_attach_below != nullptr},
+  };
+  for (const auto& [hook, present] : hook_fns) {
+    if (has_hook(d.hooks, hook) != present) {
+      return fail(errc::invalid_registration, "the hook mask and the hook functions disagree");
+    }
+  }
+  auto check_refs = [&](std::span<const interface_ref> refs, const char* what) -> status {
+    std::unordered_set<std::uint64_t> seen;
+    for (const interface_ref& r : refs) {
+      if (r.id.empty()) return fail(errc::invalid_registration, std::string(what) + " has an empty interface id");
+      if (r.key != hash_string(r.id)) {
+        return fail(errc::invalid_registration,
+                    std::string(what) + " has a wrong key for interface '" + std::string(r.id) + "'");
+      }
+      if (!seen.insert(r.key).second) {
+        return fail(errc::invalid_registration,
+                    std::string(what) + " lists interface '" + std::string(r.id) + "' twice");
+      }
+    }
+    return ok();
+  };
+  {
+    std::unordered_set<std::uint64_t> seen;
+    for (const interface_entry& e : d.provides) {
+      if (e.id.empty()) return fail(errc::invalid_registration, "provides has an empty interface id");
+      if (e.key != hash_string(e.id)) {
+        return fail(errc::invalid_registration, "provides has a wrong key for interface '" + std::string(e.id) + "'");
+      }
+      if (e.cast == nullptr) {
+        return fail(errc::invalid_registration, "provides has no cast for interface '" + std::string(e.id) + "'");
+      }
+      if (!seen.insert(e.key).second) {
+        return fail(errc::invalid_registration, "provides lists interface '" + std::string(e.id) + "' twice");
+      }
+    }
+  }
+  if (status s = check_refs(d.needs_below, "needs_below"); !s) return s;
+  if (status s = check_refs(d.needs_above, "needs_above"); !s) return s;
+  return ok();
+}
+
+}  // namespace pdm

@@ -1,0 +1,397 @@
+// pdm/driver/driver.hpp - the driver concept: what makes a class a pdm driver.
+//
+// A driver is an ordinary class:
+//
+//     class raw_file final : public media {
+//      public:
+//       static constexpr pdm::driver_traits traits{
+//           .name = "RawFile", .description = "Raw disk image file",
+//           .class_mask = pdm::driver_class::media, .max_instances = 64};
+//       using provides = pdm::interface_list<media>;    // offered to the driver above
+//       using needs_below = pdm::interface_list<>;      // required from the driver below
+//       explicit raw_file(pdm::driver_context& ctx);
+//     };
+//
+// Each rule is a named predicate in pdm::rule, so a failed check prints the rule and the
+// driver's type together ("'pdm::rule::driver_name_is_at_most_31_characters<raw_file>'
+// evaluates to false"), followed by one sentence saying what to change. pdm::driver<D> is the
+// silent form (a concept usable in overloads); check_driver<D>() is the loud form that fires one
+// static_assert per broken rule and is what driver_list uses.
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "pdm/core/error.hpp"
+#include "pdm/driver/context.hpp"
+#include "pdm/driver/interface.hpp"
+#include "pdm/driver/traits.hpp"
+
+namespace pdm {
+
+namespace detail {
+
+template <class D>
+concept has_traits = requires {
+  { D::traits } -> std::convertible_to<const driver_traits&>;
+  // Forces traits to be a constant expression.
+  typename std::integral_constant<std::uint32_t, D::traits.max_instances>;
+};
+
+template <class D>
+constexpr driver_traits traits_of() noexcept {
+  if constexpr (has_traits<D>) {
+    return D::traits;
+  } else {
+    return {};
+  }
+}
+
+// The optional member type lists; absent means empty.
+template <class D>
+struct provides_of {
+  using type = interface_list<>;
+};
+template <class D>
+requires requires { typename D::provides; }
+struct provides_of<D> {
+  using type = typename D::provides;
+};
+template <class D>
+struct needs_below_of {
+  using type = interface_list<>;
+};
+template <class D>
+requires requires { typename D::needs_below; }
+struct needs_below_of<D> {
+  using type = typename D::needs_below;
+};
+template <class D>
+struct needs_above_of {
+  using type = interface_list<>;
+};
+template <class D>
+requires requires { typename D::needs_above; }
+struct needs_above_of<D> {
+  using type = typename D::needs_above;
+};
+
+template <class List>
+struct all_interfaces : std::false_type {};
+template <class... Is>
+struct all_interfaces<interface_list<Is...>> : std::bool_constant<(interface<Is> && ...)> {};
+
+template <class I, class... Is>
+constexpr int count_of() noexcept {
+  return (0 + ... + int(std::is_same_v<I, Is>));
+}
+template <class List>
+struct no_duplicates : std::true_type {};
+template <class... Is>
+struct no_duplicates<interface_list<Is...>> : std::bool_constant<((count_of<Is, Is...>() == 1) && ...)> {};
+
+template <class D, class List>
+struct implements_all : std::false_type {};
+template <class D, class... Is>
+struct implements_all<D, interface_list<Is...>> : std::bool_constant<(std::is_convertible_v<D*, Is*> && ...)> {};
+
+template <class D>
+concept has_config_type = requires {
+  typename D::config_type;
+};
+
+template <class D>
+constexpr bool usable_constructor() noexcept {
+  if constexpr (has_config_type<D>) {
+    return std::is_constructible_v<D, driver_context&, const typename D::config_type&>;
+  } else {
+    return std::is_constructible_v<D, driver_context&>;
+  }
+}
+
+// Optional hooks. A hook counts as declared when its name is a (non-overloaded) member;
+// a declared hook must then be callable with the documented signature.
+template <class D>
+concept declares_on_power_on = requires {
+  &D::on_power_on;
+};
+template <class D>
+concept declares_on_reset = requires {
+  &D::on_reset;
+};
+template <class D>
+concept declares_on_suspend = requires {
+  &D::on_suspend;
+};
+template <class D>
+concept declares_on_resume = requires {
+  &D::on_resume;
+};
+template <class D>
+concept declares_on_power_off = requires {
+  &D::on_power_off;
+};
+template <class D>
+concept declares_on_detach_below = requires {
+  &D::on_detach_below;
+};
+template <class D>
+concept declares_on_attach_below = requires {
+  &D::on_attach_below;
+};
+
+template <class D>
+concept hook_on_power_on = requires(D& d) {
+  { d.on_power_on() } -> std::same_as<void>;
+};
+template <class D>
+concept hook_on_reset = requires(D& d) {
+  { d.on_reset() } -> std::same_as<void>;
+};
+template <class D>
+concept hook_on_suspend = requires(D& d) {
+  { d.on_suspend() } -> std::same_as<void>;
+};
+template <class D>
+concept hook_on_resume = requires(D& d) {
+  { d.on_resume() } -> std::same_as<void>;
+};
+template <class D>
+concept hook_on_power_off = requires(D& d) {
+  { d.on_power_off() } -> std::same_as<void>;
+};
+template <class D>
+concept hook_on_detach_below = requires(D& d, attach_flags f) {
+  { d.on_detach_below(f) } -> std::same_as<void>;
+};
+template <class D>
+concept hook_on_attach_below = requires(D& d, attach_flags f) {
+  { d.on_attach_below(f) } -> std::same_as<status>;
+};
+
+template <class D>
+concept has_saved_state = requires {
+  typename D::saved_state;
+};
+template <class D>
+concept has_saved_state_version = requires {
+  { D::saved_state_version } -> std::convertible_to<std::uint32_t>;
+  typename std::integral_constant<std::uint32_t, D::saved_state_version>;
+};
+
+}  // namespace detail
+
+/// \brief The rules a driver must follow; each is true when the rule holds for D.
+///
+/// Their names are sentences on purpose: a compiler prints them with the driver's type when a
+/// rule is broken.
+namespace rule {
+
+template <class D>
+inline constexpr bool driver_is_a_non_const_class = std::is_class_v<D> && !std::is_const_v<D> && !std::is_volatile_v<D>;
+
+template <class D>
+inline constexpr bool driver_has_static_constexpr_traits = detail::has_traits<D>;
+
+template <class D>
+inline constexpr bool driver_name_is_not_empty = !detail::traits_of<D>().name.empty();
+
+template <class D>
+inline constexpr bool driver_name_is_at_most_31_characters =
+    detail::traits_of<D>().name.size() <= max_driver_name_length;
+
+template <class D>
+inline constexpr bool driver_name_has_only_letters_digits_underscores_spaces_and_dashes =
+    detail::check_driver_name(detail::traits_of<D>().name) != detail::name_problem::bad_character;
+
+template <class D>
+inline constexpr bool driver_description_is_not_empty = !detail::traits_of<D>().description.empty();
+
+template <class D>
+inline constexpr bool driver_class_mask_has_only_known_bits_and_at_least_one =
+    detail::is_known_class_mask(detail::traits_of<D>().class_mask);
+
+template <class D>
+inline constexpr bool driver_max_instances_is_not_zero = detail::traits_of<D>().max_instances > 0;
+
+template <class D>
+inline constexpr bool driver_size_is_at_most_1_MiB = sizeof(D) <= max_driver_size;
+
+template <class D>
+inline constexpr bool driver_is_constructible_from_its_context_and_config = detail::usable_constructor<D>();
+
+template <class D>
+inline constexpr bool driver_destructor_is_noexcept = std::is_nothrow_destructible_v<D>;
+
+template <class D>
+inline constexpr bool driver_provides_is_an_interface_list_of_interfaces =
+    detail::all_interfaces<typename detail::provides_of<D>::type>::value;
+
+template <class D>
+inline constexpr bool driver_needs_below_is_an_interface_list_of_interfaces =
+    detail::all_interfaces<typename detail::needs_below_of<D>::type>::value;
+
+template <class D>
+inline constexpr bool driver_needs_above_is_an_interface_list_of_interfaces =
+    detail::all_interfaces<typename detail::needs_above_of<D>::type>::value;
+
+template <class D>
+inline constexpr bool driver_lists_each_interface_once =
+    detail::no_duplicates<typename detail::provides_of<D>::type>::value&&
+        detail::no_duplicates<typename detail::needs_below_of<D>::type>::value&&
+            detail::no_duplicates<typename detail::needs_above_of<D>::type>::value;
+
+template <class D>
+inline constexpr bool driver_derives_publicly_from_every_interface_it_provides =
+    detail::implements_all<D, typename detail::provides_of<D>::type>::value;
+
+template <class D>
+inline constexpr bool driver_hooks_have_the_documented_signatures =
+    (!detail::declares_on_power_on<D> || detail::hook_on_power_on<D>)&&(
+        !detail::declares_on_reset<D> ||
+        detail::hook_on_reset<D>)&&(!detail::declares_on_suspend<D> ||
+                                    detail::hook_on_suspend<
+                                        D>)&&(!detail::declares_on_resume<D> ||
+                                              detail::hook_on_resume<
+                                                  D>)&&(!detail::declares_on_power_off<D> ||
+                                                        detail::hook_on_power_off<
+                                                            D>)&&(!detail::declares_on_detach_below<D> ||
+                                                                  detail::hook_on_detach_below<
+                                                                      D>)&&(!detail::declares_on_attach_below<D> ||
+                                                                            detail::hook_on_attach_below<D>);
+
+template <class D>
+inline constexpr bool driver_saved_state_is_an_aggregate_with_a_version_above_zero = [] {
+  if constexpr (detail::has_saved_state<D>) {
+    if constexpr (detail::has_saved_state_version<D>) {
+      return std::is_aggregate_v<typename D::saved_state> && D::saved_state_version > 0;
+    } else {
+      return false;
+    }
+  } else {
+    return true;
+  }
+}();
+
+}  // namespace rule
+
+namespace detail {
+
+// Rules that need D to be a class with traits and well-formed lists; checked only once
+// those hold, so a missing traits member gives one error instead of ten.
+template <class D>
+constexpr bool structural_rules_hold() noexcept {
+  return rule::driver_is_a_non_const_class<D> && rule::driver_has_static_constexpr_traits<D> &&
+         rule::driver_provides_is_an_interface_list_of_interfaces<D> &&
+         rule::driver_needs_below_is_an_interface_list_of_interfaces<D> &&
+         rule::driver_needs_above_is_an_interface_list_of_interfaces<D>;
+}
+
+template <class D>
+constexpr bool value_rules_hold() noexcept {
+  return rule::driver_name_is_not_empty<D> && rule::driver_name_is_at_most_31_characters<D> &&
+         rule::driver_name_has_only_letters_digits_underscores_spaces_and_dashes<D> &&
+         rule::driver_description_is_not_empty<D> && rule::driver_class_mask_has_only_known_bits_and_at_least_one<D> &&
+         rule::driver_max_instances_is_not_zero<D> && rule::driver_size_is_at_most_1_MiB<D> &&
+         rule::driver_is_constructible_from_its_context_and_config<D> && rule::driver_destructor_is_noexcept<D> &&
+         rule::driver_lists_each_interface_once<D> &&
+         rule::driver_derives_publicly_from_every_interface_it_provides<D> &&
+         rule::driver_hooks_have_the_documented_signatures<D> &&
+         rule::driver_saved_state_is_an_aggregate_with_a_version_above_zero<D>;
+}
+
+template <class D>
+struct structural_checks {
+  static_assert(rule::driver_is_a_non_const_class<D>, "pdm: a driver must be a non-const, non-volatile class type");
+  static_assert(rule::driver_has_static_constexpr_traits<D>,
+                "pdm: a driver must declare `static constexpr pdm::driver_traits traits{...}`");
+  static_assert(rule::driver_provides_is_an_interface_list_of_interfaces<D>,
+                "pdm: a driver's `provides` must be a pdm::interface_list of interfaces (classes with a "
+                "non-empty constexpr interface_id)");
+  static_assert(rule::driver_needs_below_is_an_interface_list_of_interfaces<D>,
+                "pdm: a driver's `needs_below` must be a pdm::interface_list of interfaces (classes with a "
+                "non-empty constexpr interface_id)");
+  static_assert(rule::driver_needs_above_is_an_interface_list_of_interfaces<D>,
+                "pdm: a driver's `needs_above` must be a pdm::interface_list of interfaces (classes with a "
+                "non-empty constexpr interface_id)");
+};
+
+template <class D>
+struct value_checks {
+  static_assert(rule::driver_name_is_not_empty<D>, "pdm: a driver's traits.name must not be empty");
+  static_assert(rule::driver_name_is_at_most_31_characters<D>,
+                "pdm: a driver's traits.name must be at most 31 characters long");
+  static_assert(rule::driver_name_has_only_letters_digits_underscores_spaces_and_dashes<D>,
+                "pdm: a driver's traits.name may contain only letters, digits, '_', ' ' and '-'");
+  static_assert(rule::driver_description_is_not_empty<D>, "pdm: a driver's traits.description must not be empty");
+  static_assert(rule::driver_class_mask_has_only_known_bits_and_at_least_one<D>,
+                "pdm: a driver's traits.class_mask must set at least one pdm::driver_class bit and no unknown bits");
+  static_assert(rule::driver_max_instances_is_not_zero<D>, "pdm: a driver's traits.max_instances must be above zero");
+  static_assert(rule::driver_size_is_at_most_1_MiB<D>,
+                "pdm: a driver object must be at most 1 MiB (sizeof); keep large buffers on the heap");
+  static_assert(rule::driver_is_constructible_from_its_context_and_config<D>,
+                "pdm: a driver needs a constructor D(pdm::driver_context&), or D(pdm::driver_context&, const "
+                "config_type&) when it declares a config_type");
+  static_assert(rule::driver_destructor_is_noexcept<D>, "pdm: a driver's destructor must not throw (noexcept)");
+  static_assert(rule::driver_lists_each_interface_once<D>,
+                "pdm: a driver lists an interface twice in provides, needs_below or needs_above");
+  static_assert(rule::driver_derives_publicly_from_every_interface_it_provides<D>,
+                "pdm: a driver claims to provide an interface it does not implement (it must derive publicly "
+                "and unambiguously from every interface in `provides`)");
+  static_assert(rule::driver_hooks_have_the_documented_signatures<D>,
+                "pdm: a driver hook has the wrong signature; expected void on_power_on(), on_reset(), "
+                "on_suspend(), on_resume(), on_power_off(), void on_detach_below(pdm::attach_flags) and "
+                "pdm::status on_attach_below(pdm::attach_flags)");
+  static_assert(rule::driver_saved_state_is_an_aggregate_with_a_version_above_zero<D>,
+                "pdm: a driver's saved_state must be an aggregate, declared with `static constexpr std::uint32_t "
+                "saved_state_version` above zero");
+};
+
+}  // namespace detail
+
+/// \brief True when D follows every driver rule; silent, so usable in overloads and requires.
+template <class D>
+concept driver = detail::structural_rules_hold<D>() && detail::value_rules_hold<D>();
+
+/// \brief Checks D against every driver rule, with one static_assert message per broken rule.
+///
+/// Returns whether D is a valid driver, so it can gate further instantiation without the
+/// caller repeating the diagnostics.
+template <class D>
+consteval bool check_driver() {
+  if constexpr (!detail::structural_rules_hold<D>()) {
+    (void)sizeof(detail::structural_checks<D>);
+    return false;
+  } else {
+    (void)sizeof(detail::value_checks<D>);
+    return detail::value_rules_hold<D>();
+  }
+}
+
+/// \brief The interfaces D provides upward (an interface_list; empty if D declares none).
+template <class D>
+using provides_t = typename detail::provides_of<D>::type;
+/// \brief The interfaces D needs from the driver below it.
+template <class D>
+using needs_below_t = typename detail::needs_below_of<D>::type;
+/// \brief The interfaces D needs from whatever is above it (the device's port or a driver).
+template <class D>
+using needs_above_t = typename detail::needs_above_of<D>::type;
+
+/// \brief True if driver D lists interface I in `provides`.
+template <class D, class I>
+inline constexpr bool provides_v = list_contains_v<provides_t<D>, I>;
+
+/// \brief Interface I of a driver whose type is known: a derived-to-base conversion, no look-up.
+///
+/// It is a compile error to ask for an interface D does not list in `provides`.
+template <interface I, class D>
+[[nodiscard]] constexpr I& query_interface(D& driver) noexcept {
+  static_assert(provides_v<std::remove_const_t<D>, I>,
+                "pdm: query_interface<I>(driver): the driver does not list interface I in `provides`");
+  return static_cast<I&>(driver);
+}
+
+}  // namespace pdm

@@ -1,0 +1,57 @@
+#include <pdm/driver/interface.hpp>
+
+#include <doctest/doctest.h>
+
+#include "test_drivers.hpp"
+
+namespace {
+struct no_id {};
+struct empty_id {
+  static constexpr std::string_view interface_id = "";
+};
+struct runtime_id {
+  static inline std::string_view interface_id = "not constant";
+};
+}  // namespace
+
+static_assert(pdm::interface<test::media>);
+static_assert(!pdm::interface<no_id>);
+static_assert(!pdm::interface<empty_id>);
+static_assert(!pdm::interface<runtime_id>);
+static_assert(!pdm::interface<const test::media>);
+static_assert(!pdm::interface<int>);
+static_assert(pdm::interface_key<test::media> == pdm::hash_string("pdm.test.media/1"));
+static_assert(pdm::list_contains_v<pdm::interface_list<test::media, test::block>, test::block>);
+static_assert(!pdm::list_contains_v<pdm::interface_list<test::media>, test::block>);
+static_assert(pdm::interface_list<test::media, test::block>::size == 2);
+
+TEST_CASE("a typed query is a derived-to-base conversion on the same object") {
+  pdm::driver_context ctx("MemDisk", 0);
+  test::memory_disk disk(ctx);
+  test::media& m = pdm::query_interface<test::media>(disk);
+  test::mount& mt = pdm::query_interface<test::mount>(disk);
+  CHECK(static_cast<void*>(&m) == static_cast<void*>(static_cast<test::media*>(&disk)));
+  CHECK(static_cast<void*>(&mt) == static_cast<void*>(static_cast<test::mount*>(&disk)));
+  CHECK(static_cast<void*>(&mt) != static_cast<void*>(&m));  // second base: a real adjustment
+  const char hello[] = "hi";
+  CHECK(m.write(10, hello, 2) == 2);
+  char back[2] = {};
+  CHECK(disk.read(10, back, 2) == 2);
+  CHECK(back[0] == 'h');
+  CHECK(mt.is_mounted());
+}
+
+TEST_CASE("a table query finds each provided interface and no other") {
+  pdm::driver_context ctx("MemDisk", 0);
+  test::memory_disk disk(ctx);
+  const auto& table = pdm::detail::interface_table_for<test::memory_disk, pdm::provides_t<test::memory_disk>>::value;
+  REQUIRE(table.size() == 2);
+  void* erased = &disk;
+  CHECK(pdm::find_interface<test::media>(table, erased) == static_cast<test::media*>(&disk));
+  CHECK(pdm::find_interface<test::mount>(table, erased) == static_cast<test::mount*>(&disk));
+  CHECK(pdm::find_interface<test::block>(table, erased) == nullptr);
+  CHECK(pdm::find_interface(table, std::string_view("pdm.test.mount/1"), erased) == static_cast<test::mount*>(&disk));
+  CHECK(pdm::find_interface(table, std::string_view("pdm.test.nothing/1"), erased) == nullptr);
+  CHECK(table[0].id == "pdm.test.media/1");
+  CHECK(table[1].key == pdm::interface_key<test::mount>);
+}
