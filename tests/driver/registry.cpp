@@ -111,4 +111,14 @@ TEST_CASE("look-up stays exact through growth of the table") {
   CHECK(reg.find("Drv-300") == nullptr);
   CHECK(reg.find("Drv-") == nullptr);
   CHECK(reg.find("drv-1") == nullptr);
+
+  // The same drivers in one batch into a registry that already holds a list.
+  pdm::registry batched;
+  REQUIRE(batched.add(drivers{}));
+  std::vector<const pdm::driver_descriptor*> batch;
+  for (const pdm::driver_descriptor& d : ds) batch.push_back(&d);
+  REQUIRE(batched.add(std::span<const pdm::driver_descriptor* const>(batch)));
+  CHECK(batched.size() == 303);
+  for (std::size_t i = 0; i < ds.size(); ++i) CHECK(batched.find(names[i]) == &ds[i]);
+  CHECK(batched.find("Block") == &drivers::descriptor<test::block_layer>());
 }

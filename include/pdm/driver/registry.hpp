@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -265,6 +266,8 @@ class registry {
   status add_batch(std::span<const driver_descriptor* const> batch) {
     // Check everything first; the registry changes only once the whole batch is accepted.
     std::unordered_map<std::uint64_t, std::string_view> new_ids;
+    std::unordered_set<std::string_view> batch_names;
+    batch_names.reserve(batch.size());
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const driver_descriptor* d = batch[i];
       if (d == nullptr) return error(errc::invalid_argument, "null driver descriptor in a registration batch");
@@ -272,10 +275,8 @@ class registry {
       if (find(d->name) != nullptr) {
         return error(errc::name_clash).driver(d->name);
       }
-      for (std::size_t j = 0; j < i; ++j) {
-        if (batch[j]->name == d->name) {
-          return error(errc::name_clash, "the batch registers '" + std::string(d->name) + "' twice").driver(d->name);
-        }
+      if (!batch_names.insert(d->name).second) {
+        return error(errc::name_clash, "the batch registers '" + std::string(d->name) + "' twice").driver(d->name);
       }
       auto note_id = [&](std::uint64_t key, std::string_view id) -> status {
         std::string_view known = interface_id(key);
@@ -301,20 +302,41 @@ class registry {
       }
     }
 
-    // Commit: allocate everything that can fail before changing any member.
-    std::vector<const driver_descriptor*> drivers = drivers_;
-    drivers.insert(drivers.end(), batch.begin(), batch.end());
-    std::vector<detail::name_slot> slots(detail::name_table_capacity(drivers.size()));
-    auto name_at = [&drivers](std::size_t k) { return drivers[k]->name; };
-    for (std::size_t i = 0; i < drivers.size(); ++i) {
-      detail::insert_name(std::span<detail::name_slot>(slots), drivers[i]->name, i, name_at);
+    // Commit. Everything that can throw happens before the first change that cannot be undone;
+    // the id map is the one member changed early, and it is rolled back if a later step throws.
+    std::vector<std::uint64_t> added_ids;
+    added_ids.reserve(new_ids.size());
+    try {
+      for (const auto& [key, id] : new_ids) {
+        if (interface_ids_.emplace(key, id).second) added_ids.push_back(key);
+      }
+      if (drivers_.capacity() < drivers_.size() + batch.size()) {
+        drivers_.reserve(std::max(drivers_.capacity() * 2, drivers_.size() + batch.size()));  // geometric
+      }
+      const std::size_t capacity = detail::name_table_capacity(drivers_.size() + batch.size());
+      if (capacity > slots_.size()) {
+        // Grow: a fresh table, filled with old and new names, then swapped in (amortized O(1)).
+        std::vector<detail::name_slot> slots(capacity);
+        auto name_at = [this, batch](std::size_t k) {
+          return k < drivers_.size() ? drivers_[k]->name : batch[k - drivers_.size()]->name;
+        };
+        for (std::size_t i = 0; i < drivers_.size() + batch.size(); ++i) {
+          detail::insert_name(std::span<detail::name_slot>(slots), name_at(i), i, name_at);
+        }
+        slots_.swap(slots);
+        drivers_.insert(drivers_.end(), batch.begin(), batch.end());  // capacity reserved: no throw
+        return ok();
+      }
+    } catch (...) {
+      for (std::uint64_t key : added_ids) interface_ids_.erase(key);
+      throw;
     }
-    auto ids = interface_ids_;
-    ids.insert(new_ids.begin(), new_ids.end());
-
-    drivers_.swap(drivers);
-    slots_.swap(slots);
-    interface_ids_.swap(ids);
+    // Enough room: insert in place; nothing below allocates.
+    for (const driver_descriptor* d : batch) {
+      drivers_.push_back(d);
+      detail::insert_name(std::span<detail::name_slot>(slots_), d->name, drivers_.size() - 1,
+                          [this](std::size_t k) { return drivers_[k]->name; });
+    }
     return ok();
   }
 
