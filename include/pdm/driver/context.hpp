@@ -17,8 +17,12 @@ class driver_context {
   driver_context(std::string_view driver_name, std::uint32_t instance) noexcept
       : name_(driver_name), instance_(instance) {}
 
-  driver_context(const driver_context&) = delete;             // drivers hold references to it
-  driver_context& operator=(const driver_context&) = delete;  // drivers hold references to it
+  // Drivers hold references to their context, so it never moves or copies.
+  driver_context(const driver_context&) = delete;
+  driver_context& operator=(const driver_context&) = delete;
+  driver_context(driver_context&&) = delete;
+  driver_context& operator=(driver_context&&) = delete;
+  ~driver_context() = default;
 
   /// \brief The driver's registered name.
   [[nodiscard]] std::string_view driver_name() const noexcept { return name_; }

@@ -7,6 +7,7 @@
 // the same rules to them, as error values instead of static_asserts.
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -98,10 +99,7 @@ struct driver_descriptor {
   }
   /// \brief True if the driver provides the interface with `key`.
   [[nodiscard]] bool provides_key(std::uint64_t key) const noexcept {
-    for (const interface_entry& e : provides) {
-      if (e.key == key) return true;
-    }
-    return false;
+    return std::ranges::any_of(provides, [key](const interface_entry& e) { return e.key == key; });
   }
 };
 

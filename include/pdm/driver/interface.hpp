@@ -41,7 +41,7 @@ concept has_interface_id = requires {
 /// \brief A class usable as a pdm interface: it has a non-empty constant `interface_id`.
 template <class I>
 concept interface = std::is_class_v<I> && !std::is_const_v<I> && !std::is_volatile_v<I> &&
-                    detail::has_interface_id<I> && (std::string_view(I::interface_id).size() > 0);
+                    detail::has_interface_id<I> && !std::string_view(I::interface_id).empty();
 
 /// \brief The 64-bit key under which interface I is found in interface tables.
 template <interface I>

@@ -203,7 +203,7 @@ class driver_list {
   [[nodiscard]] static constexpr const driver_descriptor& descriptor() noexcept {
     static_assert((std::is_same_v<D, Ds> || ...), "pdm: driver_list::descriptor<D>(): D is not in this list");
     constexpr std::array<bool, sizeof...(Ds)> is_d{std::is_same_v<D, Ds>...};
-    constexpr std::size_t index = static_cast<std::size_t>(std::find(is_d.begin(), is_d.end(), true) - is_d.begin());
+    constexpr auto index = static_cast<std::size_t>(std::find(is_d.begin(), is_d.end(), true) - is_d.begin());
     return state_::descriptors[index];
   }
 };
@@ -268,8 +268,7 @@ class registry {
     std::unordered_map<std::uint64_t, std::string_view> new_ids;
     std::unordered_set<std::string_view> batch_names;
     batch_names.reserve(batch.size());
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      const driver_descriptor* d = batch[i];
+    for (const driver_descriptor* d : batch) {
       if (d == nullptr) return error(errc::invalid_argument, "null driver descriptor in a registration batch");
       if (status s = validate_descriptor(*d); !s) return s;
       if (find(d->name) != nullptr) {

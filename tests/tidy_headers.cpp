@@ -1,0 +1,43 @@
+// Instantiates every public header's templates for clang-tidy's `tidy` test (see CMakeLists.txt):
+// the headers, not this file, are what the test holds to .clang-tidy.
+#include <pdm/pdm.hpp>
+
+#include <string_view>
+
+namespace {
+
+struct sample_interface {
+  static constexpr std::string_view interface_id = "tidy.sample/1";
+  virtual int value() = 0;
+
+ protected:
+  ~sample_interface() = default;
+};
+
+class sample_driver final : public sample_interface {
+ public:
+  static constexpr pdm::driver_traits traits{
+      .name = "Sample", .description = "tidy sample", .class_mask = pdm::driver_class::filter, .max_instances = 1};
+  using provides = pdm::interface_list<sample_interface>;
+  explicit sample_driver(pdm::driver_context& /*ctx*/) {}
+  int value() override { return 1; }
+  void on_power_on() {}
+  void on_detach_below(pdm::attach_flags /*flags*/) {}
+};
+
+using drivers = pdm::driver_list<sample_driver>;
+using chain =
+    pdm::static_chain<pdm::device_port<pdm::interface_list<>, pdm::interface_list<sample_interface>>, sample_driver>;
+static_assert(chain::valid);
+
+}  // namespace
+
+int main() {
+  pdm::registry registry;
+  if (!registry.add(drivers{})) return 1;
+  const pdm::driver_descriptor* d = registry.find("Sample");
+  if (d == nullptr || !pdm::validate_descriptor(*d)) return 2;
+  const pdm::result<int> r = pdm::errc::out_of_range;
+  (void)pdm::as_hana(drivers{});
+  return r.has_value() ? 3 : 0;
+}
