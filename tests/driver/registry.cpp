@@ -98,6 +98,51 @@ TEST_CASE("invalid and null descriptors are rejected at run time") {
   CHECK(reg.empty());
 }
 
+namespace {
+// Two different ids with the same 64-bit FNV-1a key: a real collision, found by a Pollard-rho
+// search over strings of this shape (see docs/architecture.md, "Interfaces").
+struct colliding_a {
+  static constexpr std::string_view interface_id = "if.2e5e24c680952cba";
+};
+struct colliding_b {
+  static constexpr std::string_view interface_id = "if.0112506a33eee60e";
+};
+static_assert(pdm::interface_key<colliding_a> == pdm::interface_key<colliding_b>);
+
+struct provides_a final : colliding_a {
+  static constexpr pdm::driver_traits traits{
+      .name = "ProvidesA", .description = "a", .class_mask = pdm::driver_class::filter};
+  using provides = pdm::interface_list<colliding_a>;
+  explicit provides_a(pdm::driver_context& /*ctx*/) {}
+};
+struct needs_b {
+  static constexpr pdm::driver_traits traits{
+      .name = "NeedsB", .description = "b", .class_mask = pdm::driver_class::filter};
+  using needs_below = pdm::interface_list<colliding_b>;
+  explicit needs_b(pdm::driver_context& /*ctx*/) {}
+};
+}  // namespace
+
+TEST_CASE("two interface ids with the same key are refused, whichever arrives second") {
+  pdm::registry reg;
+  REQUIRE(reg.add(pdm::descriptor_of<provides_a>));
+  const pdm::status s = reg.add(pdm::descriptor_of<needs_b>);
+  REQUIRE_FALSE(s);
+  CHECK(s.error_value() == pdm::errc::interface_id_clash);
+  CHECK(s.error_value().driver_name() == "NeedsB");
+  CHECK(s.error_value().message().find("'if.2e5e24c680952cba' and 'if.0112506a33eee60e'") != std::string::npos);
+  CHECK(reg.size() == 1);
+  CHECK(reg.interface_id(pdm::interface_key<colliding_a>) == "if.2e5e24c680952cba");
+
+  // Within one batch (here a compile-time list) the clash is found too, and nothing is added.
+  pdm::registry other;
+  const pdm::status t = other.add(pdm::driver_list<provides_a, needs_b>{});
+  REQUIRE_FALSE(t);
+  CHECK(t.error_value() == pdm::errc::interface_id_clash);
+  CHECK(other.empty());
+  CHECK(other.interface_id(pdm::interface_key<colliding_a>).empty());
+}
+
 TEST_CASE("look-up stays exact through growth of the table") {
   // Many run-time descriptors with generated names: each is found, and near misses are not.
   std::vector<std::string> names;
