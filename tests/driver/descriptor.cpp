@@ -163,3 +163,22 @@ TEST_CASE("rejections name the driver when its name is valid") {
   CHECK(s.error_value().driver_name() == "MemDisk");
   CHECK(s.error_value().message() == "driver 'MemDisk': invalid driver registration: max_instances is zero");
 }
+
+namespace {
+struct alignas(4096) page_aligned_driver {
+  static constexpr pdm::driver_traits traits{
+      .name = "Paged", .description = "page aligned", .class_mask = pdm::driver_class::media};
+  explicit page_aligned_driver(pdm::driver_context& /*ctx*/) {}
+};
+}  // namespace
+
+TEST_CASE("the compile-time and run-time alignment limits agree") {
+  // The largest alignment the driver rules accept also passes validate_descriptor ...
+  CHECK(pdm::validate_descriptor(pdm::descriptor_of<page_aligned_driver>));
+  // ... and one step above is refused by both (compile time: rule::driver_alignment_is_at_most_4096).
+  pdm::driver_descriptor d = pdm::descriptor_of<page_aligned_driver>;
+  d.alignment = pdm::max_driver_alignment * 2;
+  CHECK(pdm::validate_descriptor(d).error_value() == pdm::errc::invalid_registration);
+  test::erased_instance inst(pdm::descriptor_of<page_aligned_driver>, 0);
+  CHECK(reinterpret_cast<std::uintptr_t>(inst.get()) % 4096 == 0);
+}

@@ -84,6 +84,14 @@ struct bad_hook {
   explicit bad_hook(pdm::driver_context& /*ctx*/) {}
   int on_power_on() { return 1; }
 };
+struct alignas(8192) over_aligned {
+  static constexpr pdm::driver_traits traits = good_traits;
+  explicit over_aligned(pdm::driver_context& /*ctx*/) {}
+};
+struct alignas(4096) page_aligned {
+  static constexpr pdm::driver_traits traits = good_traits;
+  explicit page_aligned(pdm::driver_context& /*ctx*/) {}
+};
 struct needs_non_interface {
   static constexpr pdm::driver_traits traits = good_traits;
   using needs_below = pdm::interface_list<int>;
@@ -140,6 +148,8 @@ static_assert(!pdm::driver<with_traits<unknown_class_src>>);
 static_assert(!pdm::driver<with_traits<zero_instances_src>>);
 static_assert(!pdm::rule::driver_max_instances_is_not_zero<with_traits<zero_instances_src>>);
 static_assert(!pdm::driver<huge> && !pdm::rule::driver_size_is_at_most_1_MiB<huge>);
+static_assert(!pdm::driver<over_aligned> && !pdm::rule::driver_alignment_is_at_most_4096<over_aligned>);
+static_assert(pdm::driver<page_aligned>);  // the compile-time limit equals the run-time one
 static_assert(!pdm::driver<no_ctor> && !pdm::rule::driver_is_constructible_from_its_context_and_config<no_ctor>);
 static_assert(!pdm::driver<config_but_wrong_ctor>);
 static_assert(!pdm::driver<throwing_dtor> && !pdm::rule::driver_destructor_is_noexcept<throwing_dtor>);

@@ -39,6 +39,13 @@ TEST_CASE("a typed query is a derived-to-base conversion on the same object") {
   CHECK(disk.read(10, back, 2) == 2);
   CHECK(back[0] == 'h');
   CHECK(mt.is_mounted());
+
+  // A const driver gives const interfaces.
+  const test::memory_disk& cdisk = disk;
+  const test::mount& cmt = pdm::query_interface<test::mount>(cdisk);
+  static_assert(std::is_same_v<decltype(pdm::query_interface<test::mount>(cdisk)), const test::mount&>);
+  CHECK(&cmt == &mt);
+  CHECK(cmt.is_mounted());
 }
 
 TEST_CASE("a table query finds each provided interface and no other") {

@@ -41,6 +41,9 @@ inline constexpr bool upper_provides_what_lower_needs = provides_v<Upper, I>;
 /// \brief True when the bottom driver of a stack needs nothing from below (I is what it needs).
 template <class Bottom, class I>
 inline constexpr bool bottom_driver_needs_nothing_below = false;
+/// \brief True when a static_chain has at least one driver below its device port.
+template <class Port, class... Drivers>
+inline constexpr bool static_chain_has_at_least_one_driver = sizeof...(Drivers) > 0;
 }  // namespace rule
 
 namespace detail {
@@ -50,22 +53,33 @@ struct needs_below_check {
   static_assert(rule::lower_provides_what_upper_needs<Upper, Lower, I>,
                 "pdm: broken static chain: the driver below (Lower) does not provide an interface (I) that the "
                 "driver or device port above it (Upper) needs from below");
-  static constexpr bool ok = rule::lower_provides_what_upper_needs<Upper, Lower, I>;
 };
 template <class Upper, class Lower, class I>
 struct needs_above_check {
   static_assert(rule::upper_provides_what_lower_needs<Upper, Lower, I>,
                 "pdm: broken static chain: the driver or device port above (Upper) does not provide an "
                 "interface (I) that the driver below it (Lower) needs from above");
-  static constexpr bool ok = rule::upper_provides_what_lower_needs<Upper, Lower, I>;
 };
 template <class Bottom, class I>
 struct bottom_check {
   static_assert(rule::bottom_driver_needs_nothing_below<Bottom, I>,
                 "pdm: broken static chain: the bottom driver (Bottom) needs an interface (I) from below, but "
                 "nothing is attached below it");
-  static constexpr bool ok = false;
 };
+
+// Each fires its check outside any constant expression (see detail::diagnose_driver).
+template <class Upper, class Lower, class I>
+void diagnose_needs_below() noexcept {
+  (void)sizeof(needs_below_check<Upper, Lower, I>);
+}
+template <class Upper, class Lower, class I>
+void diagnose_needs_above() noexcept {
+  (void)sizeof(needs_above_check<Upper, Lower, I>);
+}
+template <class Bottom, class I>
+void diagnose_bottom() noexcept {
+  (void)sizeof(bottom_check<Bottom, I>);
+}
 
 template <class I, class List>
 constexpr bool in_list() noexcept {
@@ -77,7 +91,8 @@ constexpr bool check_needs_below() noexcept {
   if constexpr (in_list<I, provides_t<Lower>>()) {
     return true;
   } else {
-    return needs_below_check<Upper, Lower, I>::ok;
+    (void)&diagnose_needs_below<Upper, Lower, I>;
+    return false;
   }
 }
 template <class Upper, class Lower, class I>
@@ -85,7 +100,8 @@ constexpr bool check_needs_above() noexcept {
   if constexpr (in_list<I, provides_t<Upper>>()) {
     return true;
   } else {
-    return needs_above_check<Upper, Lower, I>::ok;
+    (void)&diagnose_needs_above<Upper, Lower, I>;
+    return false;
   }
 }
 
@@ -106,7 +122,10 @@ template <class Bottom, class Needs>
 struct bottom_checker;
 template <class Bottom, class... Is>
 struct bottom_checker<Bottom, interface_list<Is...>> {
-  static constexpr bool ok = (true && ... && bottom_check<Bottom, Is>::ok);
+  static constexpr bool ok = [] {
+    ((void)&diagnose_bottom<Bottom, Is>, ...);
+    return sizeof...(Is) == 0;
+  }();
 };
 
 template <class... Elements>
@@ -121,15 +140,26 @@ struct chain_checker {
                                             needs_below_t<std::tuple_element_t<sizeof...(Elements) - 1, tuple>>>::ok;
 };
 
+// Links are checked only between valid drivers, so a broken driver gives its own rule's error
+// and nothing else.
+template <class Port, class... Drivers>
+constexpr bool check_chain() noexcept {
+  if constexpr (sizeof...(Drivers) > 0 && (check_driver<Drivers>() && ...)) {
+    return chain_checker<Port, Drivers...>::ok;
+  } else {
+    return false;
+  }
+}
+
 }  // namespace detail
 
 /// \brief A device port and drivers, top to bottom, checked link by link at compile time.
 template <class Port, class... Drivers>
 struct static_chain {
-  static_assert(sizeof...(Drivers) > 0, "pdm: a static_chain needs at least one driver below the device port");
-  static_assert((check_driver<Drivers>() && ...), "pdm: a static_chain may contain only valid drivers");
-  /// \brief True when every link is well formed (a broken link does not compile at all).
-  static constexpr bool valid = detail::chain_checker<Port, Drivers...>::ok;
+  static_assert(rule::static_chain_has_at_least_one_driver<Port, Drivers...>,
+                "pdm: a static_chain needs at least one driver below the device port");
+  /// \brief True when every driver and link is well formed (a broken one does not compile at all).
+  static constexpr bool valid = detail::check_chain<Port, Drivers...>();
   /// \brief The number of drivers below the port.
   static constexpr std::size_t depth = sizeof...(Drivers);
 };

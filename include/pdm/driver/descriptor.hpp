@@ -25,9 +25,6 @@ namespace pdm {
 /// \brief The version of driver_descriptor's layout; a module's descriptors must carry it.
 inline constexpr std::uint32_t descriptor_version = 0x70640001U;  // "pd", layout 0001
 
-/// \brief The largest alignment a driver may ask for.
-inline constexpr std::size_t max_driver_alignment = 4096;
-
 /// \brief Which optional hooks a driver has, as a bit mask.
 enum class driver_hooks : std::uint32_t {
   none = 0,

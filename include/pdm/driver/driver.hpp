@@ -220,6 +220,9 @@ template <class D>
 inline constexpr bool driver_size_is_at_most_1_MiB = sizeof(D) <= max_driver_size;
 
 template <class D>
+inline constexpr bool driver_alignment_is_at_most_4096 = alignof(D) <= max_driver_alignment;
+
+template <class D>
 inline constexpr bool driver_is_constructible_from_its_context_and_config = detail::usable_constructor<D>();
 
 template <class D>
@@ -295,16 +298,21 @@ constexpr bool value_rules_hold() noexcept {
          rule::driver_name_has_only_letters_digits_underscores_spaces_and_dashes<D> &&
          rule::driver_description_is_not_empty<D> && rule::driver_class_mask_has_only_known_bits_and_at_least_one<D> &&
          rule::driver_max_instances_is_not_zero<D> && rule::driver_size_is_at_most_1_MiB<D> &&
-         rule::driver_is_constructible_from_its_context_and_config<D> && rule::driver_destructor_is_noexcept<D> &&
-         rule::driver_lists_each_interface_once<D> &&
+         rule::driver_alignment_is_at_most_4096<D> && rule::driver_is_constructible_from_its_context_and_config<D> &&
+         rule::driver_destructor_is_noexcept<D> && rule::driver_lists_each_interface_once<D> &&
          rule::driver_derives_publicly_from_every_interface_it_provides<D> &&
          rule::driver_hooks_have_the_documented_signatures<D> &&
          rule::driver_saved_state_is_an_aggregate_with_a_version_above_zero<D>;
 }
 
 template <class D>
-struct structural_checks {
+struct class_checks {
   static_assert(rule::driver_is_a_non_const_class<D>, "pdm: a driver must be a non-const, non-volatile class type");
+};
+
+// Checked once D is a class, so a non-class driver gives one error instead of two.
+template <class D>
+struct structural_checks {
   static_assert(rule::driver_has_static_constexpr_traits<D>,
                 "pdm: a driver must declare `static constexpr pdm::driver_traits traits{...}`");
   static_assert(rule::driver_provides_is_an_interface_list_of_interfaces<D>,
@@ -331,6 +339,8 @@ struct value_checks {
   static_assert(rule::driver_max_instances_is_not_zero<D>, "pdm: a driver's traits.max_instances must be above zero");
   static_assert(rule::driver_size_is_at_most_1_MiB<D>,
                 "pdm: a driver object must be at most 1 MiB (sizeof); keep large buffers on the heap");
+  static_assert(rule::driver_alignment_is_at_most_4096<D>,
+                "pdm: a driver object must be aligned to at most 4096 bytes (alignof)");
   static_assert(rule::driver_is_constructible_from_its_context_and_config<D>,
                 "pdm: a driver needs a constructor D(pdm::driver_context&), or D(pdm::driver_context&, const "
                 "config_type&) when it declares a config_type");
@@ -349,6 +359,20 @@ struct value_checks {
                 "saved_state_version` above zero");
 };
 
+// The checks to instantiate for D: the first group with a broken rule (or value_checks).
+template <class D>
+using checks_for =
+    std::conditional_t<!rule::driver_is_a_non_const_class<D>, class_checks<D>,
+                       std::conditional_t<!structural_rules_hold<D>(), structural_checks<D>, value_checks<D>>>;
+
+// Instantiates D's checks, firing one static_assert per broken rule. It is never called and
+// its address is never compared: the checks must not feed any constant, or clang reports
+// every constant computed from a failed instantiation as a further error.
+template <class D>
+void diagnose_driver() noexcept {
+  (void)sizeof(checks_for<D>);
+}
+
 }  // namespace detail
 
 /// \brief True when D follows every driver rule; silent, so usable in overloads and requires.
@@ -361,13 +385,8 @@ concept driver = detail::structural_rules_hold<D>() && detail::value_rules_hold<
 /// caller repeating the diagnostics.
 template <class D>
 consteval bool check_driver() {
-  if constexpr (!detail::structural_rules_hold<D>()) {
-    (void)sizeof(detail::structural_checks<D>);
-    return false;
-  } else {
-    (void)sizeof(detail::value_checks<D>);
-    return detail::value_rules_hold<D>();
-  }
+  (void)&detail::diagnose_driver<D>;
+  return driver<D>;
 }
 
 /// \brief The interfaces D provides upward (an interface_list; empty if D declares none).
@@ -386,12 +405,19 @@ inline constexpr bool provides_v = list_contains_v<provides_t<D>, I>;
 
 /// \brief Interface I of a driver whose type is known: a derived-to-base conversion, no look-up.
 ///
-/// It is a compile error to ask for an interface D does not list in `provides`.
+/// It is a compile error to ask for an interface D does not list in `provides`. A const driver
+/// gives a const interface.
 template <interface I, class D>
-[[nodiscard]] constexpr I& query_interface(D& driver) noexcept {
+[[nodiscard]] constexpr auto query_interface(D& driver) noexcept
+    -> std::conditional_t<std::is_const_v<D>, const I&, I&> {
   static_assert(provides_v<std::remove_const_t<D>, I>,
                 "pdm: query_interface<I>(driver): the driver does not list interface I in `provides`");
-  return static_cast<I&>(driver);
+  using result = std::conditional_t<std::is_const_v<D>, const I&, I&>;
+  if constexpr (provides_v<std::remove_const_t<D>, I>) {
+    return static_cast<result>(driver);
+  } else {
+    return *static_cast<std::remove_reference_t<result>*>(nullptr);  // not reached: the static_assert failed
+  }
 }
 
 }  // namespace pdm

@@ -120,6 +120,8 @@ using type_at = typename decltype(select_indexed<I>(type_indexer<std::index_sequ
 template <class First, class Second>
 inline constexpr bool names_differ = First::traits.name != Second::traits.name;
 
+inline constexpr driver_descriptor no_descriptor{};
+
 constexpr bool all_true(std::span<const bool> flags) noexcept {
   return std::all_of(flags.begin(), flags.end(), [](bool b) { return b; });
 }
@@ -137,8 +139,12 @@ template <class First, class Second>
 struct unique_name_check {
   static_assert(rule::drivers_in_a_list_have_different_names<First, Second>,
                 "pdm: two drivers in a driver_list have the same traits.name; names must be unique");
-  static constexpr bool ok = rule::drivers_in_a_list_have_different_names<First, Second>;
 };
+// Fires unique_name_check outside any constant expression (see detail::diagnose_driver).
+template <class First, class Second>
+void diagnose_names() noexcept {
+  (void)sizeof(unique_name_check<First, Second>);
+}
 
 template <bool Valid, class... Ds>
 struct list_state {
@@ -153,8 +159,9 @@ struct list_state<true, Ds...> {
     if constexpr (tables::table.duplicate_first == SIZE_MAX) {
       return true;
     } else {
-      return unique_name_check<type_at<tables::table.duplicate_first, Ds...>,
-                               type_at<tables::table.duplicate_second, Ds...>>::ok;
+      (void)&diagnose_names<type_at<tables::table.duplicate_first, Ds...>,
+                            type_at<tables::table.duplicate_second, Ds...>>;
+      return false;
     }
   }
   static constexpr bool ok = names_unique();
@@ -204,7 +211,11 @@ class driver_list {
     static_assert((std::is_same_v<D, Ds> || ...), "pdm: driver_list::descriptor<D>(): D is not in this list");
     constexpr std::array<bool, sizeof...(Ds)> is_d{std::is_same_v<D, Ds>...};
     constexpr auto index = static_cast<std::size_t>(std::find(is_d.begin(), is_d.end(), true) - is_d.begin());
-    return state_::descriptors[index];
+    if constexpr (index < sizeof...(Ds)) {
+      return state_::descriptors[index];
+    } else {
+      return detail::no_descriptor;  // not reached: the static_assert above failed
+    }
   }
 };
 
@@ -219,12 +230,16 @@ class registry {
   /// \brief Registers every driver of a compile-time list; all or nothing.
   template <class... Ds>
   status add(driver_list<Ds...> /*list*/) {
-    static_assert(driver_list<Ds...>::valid, "pdm: registry::add(driver_list): the list has invalid drivers");
-    const auto ds = driver_list<Ds...>::descriptors();
-    std::vector<const driver_descriptor*> batch;
-    batch.reserve(ds.size());
-    for (const driver_descriptor& d : ds) batch.push_back(&d);
-    return add(std::span<const driver_descriptor* const>(batch));
+    if constexpr (!driver_list<Ds...>::valid) {
+      // Not reached at run time: an invalid list has already failed to compile with its rule.
+      return error(errc::invalid_registration, "the driver_list has invalid drivers");
+    } else {
+      const auto ds = driver_list<Ds...>::descriptors();
+      std::vector<const driver_descriptor*> batch;
+      batch.reserve(ds.size());
+      for (const driver_descriptor& d : ds) batch.push_back(&d);
+      return add(std::span<const driver_descriptor* const>(batch));
+    }
   }
 
   /// \brief Registers one descriptor after checking it (validate_descriptor, name and id clashes).

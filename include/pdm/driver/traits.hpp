@@ -68,6 +68,9 @@ inline constexpr std::size_t max_driver_name_length = 31;
 /// \brief The largest driver object, in bytes.
 inline constexpr std::size_t max_driver_size = std::size_t{1} << 20;
 
+/// \brief The largest alignment a driver may ask for.
+inline constexpr std::size_t max_driver_alignment = 4096;
+
 /// \brief A driver's self-description; a driver declares one as `static constexpr traits`.
 struct driver_traits {
   std::string_view name;                              ///< 1..31 characters of [A-Za-z0-9_ -]; unique in a registry

@@ -1,0 +1,17 @@
+// Breaks pdm::rule::driver_hooks_have_the_documented_signatures: on_power_on returns int, not void.
+// clang-format off
+// EXPECT-GCC: static assertion failed: pdm: a driver hook has the wrong signature; expected void on_power_on\(\), on_reset\(\), on_suspend\(\), on_resume\(\), on_power_off\(\), void on_detach_below\(pdm::attach_flags\) and pdm::status on_attach_below\(pdm::attach_flags\)
+// EXPECT-GCC: pdm::rule::driver_hooks_have_the_documented_signatures<driver_with_int_power_on>[^ ]* evaluates to false.?$
+// EXPECT-CLANG: static_assert failed due to requirement 'rule::driver_hooks_have_the_documented_signatures<driver_with_int_power_on>' "pdm: a driver hook has the wrong signature; expected void on_power_on\(\), on_reset\(\), on_suspend\(\), on_resume\(\), on_power_off\(\), void on_detach_below\(pdm::attach_flags\) and pdm::status on_attach_below\(pdm::attach_flags\)"
+// EXPECT-CLANG: (^|[^0-9])1 error generated
+// clang-format on
+#include <pdm/driver/registry.hpp>
+
+struct driver_with_int_power_on {
+  static constexpr pdm::driver_traits traits{
+      .name = "IntPowerOn", .description = "Power-on hook returns int", .class_mask = pdm::driver_class::media};
+  explicit driver_with_int_power_on(pdm::driver_context& /*ctx*/) {}
+  int on_power_on() { return 0; }
+};
+
+[[maybe_unused]] constexpr auto count = pdm::driver_list<driver_with_int_power_on>::size;

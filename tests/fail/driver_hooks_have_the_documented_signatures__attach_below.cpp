@@ -1,0 +1,17 @@
+// Breaks pdm::rule::driver_hooks_have_the_documented_signatures: on_attach_below returns void, not pdm::status.
+// clang-format off
+// EXPECT-GCC: static assertion failed: pdm: a driver hook has the wrong signature; expected void on_power_on\(\), on_reset\(\), on_suspend\(\), on_resume\(\), on_power_off\(\), void on_detach_below\(pdm::attach_flags\) and pdm::status on_attach_below\(pdm::attach_flags\)
+// EXPECT-GCC: pdm::rule::driver_hooks_have_the_documented_signatures<driver_with_void_attach_below>[^ ]* evaluates to false.?$
+// EXPECT-CLANG: static_assert failed due to requirement 'rule::driver_hooks_have_the_documented_signatures<driver_with_void_attach_below>' "pdm: a driver hook has the wrong signature; expected void on_power_on\(\), on_reset\(\), on_suspend\(\), on_resume\(\), on_power_off\(\), void on_detach_below\(pdm::attach_flags\) and pdm::status on_attach_below\(pdm::attach_flags\)"
+// EXPECT-CLANG: (^|[^0-9])1 error generated
+// clang-format on
+#include <pdm/driver/registry.hpp>
+
+struct driver_with_void_attach_below {
+  static constexpr pdm::driver_traits traits{
+      .name = "VoidAttach", .description = "Attach hook returns void", .class_mask = pdm::driver_class::block};
+  explicit driver_with_void_attach_below(pdm::driver_context& /*ctx*/) {}
+  void on_attach_below(pdm::attach_flags /*flags*/) {}
+};
+
+[[maybe_unused]] constexpr auto count = pdm::driver_list<driver_with_void_attach_below>::size;

@@ -1,0 +1,21 @@
+// Breaks pdm::rule::driver_needs_below_is_an_interface_list_of_interfaces: a needed class has no interface_id.
+// clang-format off
+// EXPECT-GCC: static assertion failed: pdm: a driver's `needs_below` must be a pdm::interface_list of interfaces \(classes with a non-empty constexpr interface_id\)
+// EXPECT-GCC: pdm::rule::driver_needs_below_is_an_interface_list_of_interfaces<driver_needing_a_plain_class>[^ ]* evaluates to false.?$
+// EXPECT-CLANG: static_assert failed due to requirement 'rule::driver_needs_below_is_an_interface_list_of_interfaces<driver_needing_a_plain_class>' "pdm: a driver's `needs_below` must be a pdm::interface_list of interfaces \(classes with a non-empty constexpr interface_id\)"
+// EXPECT-CLANG: (^|[^0-9])1 error generated
+// clang-format on
+#include <pdm/driver/registry.hpp>
+
+struct plain_media {
+  virtual void read() = 0;
+};
+
+struct driver_needing_a_plain_class {
+  static constexpr pdm::driver_traits traits{
+      .name = "NeedsPlain", .description = "Needs a class without id", .class_mask = pdm::driver_class::block};
+  using needs_below = pdm::interface_list<plain_media>;
+  explicit driver_needing_a_plain_class(pdm::driver_context& /*ctx*/) {}
+};
+
+[[maybe_unused]] constexpr auto count = pdm::driver_list<driver_needing_a_plain_class>::size;
