@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -145,35 +146,12 @@ class counting_filter final : public media {
   media* below_ = nullptr;
 };
 
-/// Constructs a driver through its type-erased descriptor in aligned storage, and destroys it.
-class erased_instance {
- public:
-  erased_instance(const pdm::driver_descriptor& d, std::uint32_t instance, const void* config = nullptr)
-      : d_(d), ctx_(d.name, instance), storage_(::operator new(d.size, std::align_val_t(d.alignment))) {
-    try {
-      d_.construct(storage_, ctx_, config);
-    } catch (...) {
-      ::operator delete(storage_, std::align_val_t(d_.alignment));
-      throw;
-    }
-  }
-  ~erased_instance() {
-    d_.destroy(storage_);
-    ::operator delete(storage_, std::align_val_t(d_.alignment));
-  }
-  erased_instance(const erased_instance&) = delete;
-  erased_instance& operator=(const erased_instance&) = delete;
-
-  [[nodiscard]] void* get() const { return storage_; }
-  template <class I>
-  [[nodiscard]] I* query() const {
-    return d_.query<I>(storage_);
-  }
-
- private:
-  const pdm::driver_descriptor& d_;
-  pdm::driver_context ctx_;
-  void* storage_;
-};
+/// Makes a driver_object and fails the test case if that fails.
+inline pdm::driver_object make_object(const pdm::driver_descriptor& d, std::uint32_t instance,
+                                      const void* config = nullptr) {
+  pdm::result<pdm::driver_object> r = pdm::driver_object::create(d, instance, config);
+  if (!r) throw std::runtime_error(r.error_value().message());
+  return std::move(r).value();
+}
 
 }  // namespace test

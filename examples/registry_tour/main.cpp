@@ -110,13 +110,6 @@ using drivers = pdm::driver_list<block_layer, tracer, ram_disk>;
 using port = pdm::device_port<pdm::interface_list<block_port>, pdm::interface_list<block>>;
 static_assert(pdm::static_chain<port, block_layer, tracer, ram_disk>::valid);
 
-// A live instance made through a descriptor; the chain manager will own these.
-struct instance {
-  const pdm::driver_descriptor* d;
-  std::unique_ptr<pdm::driver_context> ctx;
-  void* object;
-};
-
 std::string class_names(pdm::driver_class c) {
   std::string out;
   auto add = [&](pdm::driver_class bit, const char* name) {
@@ -141,7 +134,7 @@ int main() {
   for (const pdm::driver_descriptor* d : registry.drivers()) {
     std::printf("  %-8s %-13s %5zu bytes  provides:", std::string(d->name).c_str(), class_names(d->class_mask).c_str(),
                 d->size);
-    for (const pdm::interface_entry& e : d->provides) std::printf(" %s", std::string(e.id).c_str());
+    for (const pdm::interface_ref& e : d->provides) std::printf(" %s", std::string(e.id).c_str());
     std::printf("  needs below:");
     for (const pdm::interface_ref& r : d->needs_below) std::printf(" %s", std::string(r.id).c_str());
     std::printf("\n");
@@ -150,7 +143,7 @@ int main() {
 
   // Build the stack top to bottom by name, checking each link before constructing.
   const char* stack[] = {"Block", "Tracer", "RamDisk"};
-  std::vector<instance> chain;
+  std::vector<pdm::driver_object> chain;  // the chain manager will own these
   for (const char* name : stack) {
     const pdm::driver_descriptor* d = registry.find(name);
     if (d == nullptr) {
@@ -158,7 +151,7 @@ int main() {
       return 1;
     }
     if (!chain.empty()) {
-      for (const pdm::interface_ref& need : chain.back().d->needs_below) {
+      for (const pdm::interface_ref& need : chain.back().descriptor().needs_below) {
         if (!d->provides_key(need.key)) {
           std::fprintf(stderr, "%s\n",
                        pdm::error(pdm::errc::missing_interface, std::string(need.id)).driver(name).message().c_str());
@@ -166,17 +159,19 @@ int main() {
         }
       }
     }
-    auto ctx = std::make_unique<pdm::driver_context>(d->name, 0);
-    void* object = ::operator new(d->size, std::align_val_t(d->alignment));
-    d->construct(object, *ctx, nullptr);
-    chain.push_back({d, std::move(ctx), object});
+    pdm::result<pdm::driver_object> object = pdm::driver_object::create(*d, 0);
+    if (!object) {
+      std::fprintf(stderr, "%s\n", object.error_value().message().c_str());
+      return 1;
+    }
+    chain.push_back(std::move(object).value());
   }
-  // Link each driver to the media interface of the one below it.
-  static_cast<block_layer*>(chain[0].object)->connect_below(chain[1].d->query<media>(chain[1].object));
-  static_cast<tracer*>(chain[1].object)->connect_below(chain[2].d->query<media>(chain[2].object));
+  // Link each driver to the media interface of the one below it (type-erased queries).
+  static_cast<block_layer*>(chain[0].get())->connect_below(chain[1].query<media>());
+  static_cast<tracer*>(chain[1].get())->connect_below(chain[2].query<media>());
 
   // Workload: write 16 sectors with a pattern, read them back, verify.
-  auto* top = chain[0].d->query<block>(chain[0].object);
+  auto* top = chain[0].query<block>();
   int verified = 0;
   for (std::uint64_t lba = 0; lba < 16; ++lba) {
     std::array<std::uint8_t, 512> out{};
@@ -187,10 +182,7 @@ int main() {
   std::printf("workload: %d/16 sectors written and verified\n", verified);
 
   // Destroy bottom-most first, as the chain manager does.
-  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-    it->d->destroy(it->object);
-    ::operator delete(it->object, std::align_val_t(it->d->alignment));
-  }
+  while (!chain.empty()) chain.pop_back();
   std::printf("%s\n", verified == 16 ? "demo ok" : "demo FAILED");
   return verified == 16 ? 0 : 1;
 }

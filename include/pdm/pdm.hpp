@@ -12,6 +12,7 @@
 #include "pdm/driver/driver.hpp"
 #include "pdm/driver/hana.hpp"
 #include "pdm/driver/interface.hpp"
+#include "pdm/driver/object.hpp"
 #include "pdm/driver/registry.hpp"
 #include "pdm/driver/traits.hpp"
 #include "pdm/version.hpp"

@@ -27,12 +27,9 @@ int main() {
   if (!registry.add(pdm::driver_list<greeter>{})) return 1;
   const pdm::driver_descriptor* d = registry.find("Greeter");
   if (d == nullptr) return 2;
-  alignas(greeter) unsigned char storage[sizeof(greeter)];
-  pdm::driver_context ctx(d->name, 0);
-  d->construct(storage, ctx, nullptr);
-  const int answer = d->query<greeting>(storage)->answer();
-  d->destroy(storage);
-  if (answer != 42) return 3;
+  pdm::result<pdm::driver_object> obj = pdm::driver_object::create(*d, 0);
+  if (!obj) return 3;
+  if (obj->query<greeting>()->answer() != 42) return 4;
   std::printf("consumer ok (pdm %s)\n", pdm::version_string);
   return 0;
 }

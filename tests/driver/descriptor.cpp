@@ -1,4 +1,5 @@
 #include <pdm/driver/descriptor.hpp>
+#include <pdm/driver/object.hpp>
 
 #include <doctest/doctest.h>
 
@@ -42,7 +43,7 @@ TEST_CASE("descriptor_of records traits, layout, interfaces and hooks") {
 TEST_CASE("a type-erased driver constructs with its config, runs hooks and destroys") {
   const pdm::driver_descriptor& d = pdm::descriptor_of<test::block_layer>;
   const test::block_layer::config_type cfg{.sector_size = 256};
-  test::erased_instance inst(d, 0, &cfg);
+  pdm::driver_object inst = test::make_object(d, 0, &cfg);
   auto* blk = static_cast<test::block_layer*>(inst.get());
   d.on_power_on(inst.get());
   d.on_suspend(inst.get());
@@ -50,7 +51,7 @@ TEST_CASE("a type-erased driver constructs with its config, runs hooks and destr
   CHECK(d.on_attach_below(inst.get(), pdm::attach_flags::none));
 
   // Connect a medium and read sector 1: with 256-byte sectors it starts at byte 256.
-  test::erased_instance disk(pdm::descriptor_of<test::memory_disk>, 0);
+  pdm::driver_object disk = test::make_object(pdm::descriptor_of<test::memory_disk>, 0);
   auto* media = disk.query<test::media>();
   REQUIRE(media != nullptr);
   const std::uint8_t marker = 0xAB;
@@ -66,7 +67,7 @@ TEST_CASE("a type-erased driver constructs with its config, runs hooks and destr
 TEST_CASE("destroy runs the destructor") {
   const int before = test::counting_filter::destroyed;
   {
-    test::erased_instance inst(pdm::descriptor_of<test::counting_filter>, 3);
+    pdm::driver_object inst = test::make_object(pdm::descriptor_of<test::counting_filter>, 3);
     CHECK(static_cast<test::counting_filter*>(inst.get())->log() == "Counter constructed");
   }
   CHECK(test::counting_filter::destroyed == before + 1);
@@ -126,14 +127,10 @@ TEST_CASE("run-time validation applies every registration rule") {
 }
 
 TEST_CASE("run-time validation checks interface tables") {
-  static constexpr pdm::interface_entry twice[] = {
-      {pdm::interface_key<test::media>, "pdm.test.media/1", pdm::descriptor_of<test::memory_disk>.provides[0].cast},
-      {pdm::interface_key<test::media>, "pdm.test.media/1", pdm::descriptor_of<test::memory_disk>.provides[0].cast}};
-  static constexpr pdm::interface_entry wrong_key[] = {
-      {42, "pdm.test.media/1", pdm::descriptor_of<test::memory_disk>.provides[0].cast}};
-  static constexpr pdm::interface_entry no_cast[] = {{pdm::interface_key<test::media>, "pdm.test.media/1", nullptr}};
-  static constexpr pdm::interface_entry empty_id[] = {
-      {pdm::hash_string(""), "", pdm::descriptor_of<test::memory_disk>.provides[0].cast}};
+  static constexpr pdm::interface_ref twice[] = {{pdm::interface_key<test::media>, "pdm.test.media/1"},
+                                                 {pdm::interface_key<test::media>, "pdm.test.media/1"}};
+  static constexpr pdm::interface_ref wrong_key[] = {{42, "pdm.test.media/1"}};
+  static constexpr pdm::interface_ref empty_id[] = {{pdm::hash_string(""), ""}};
   static constexpr pdm::interface_ref ref_wrong_key[] = {{1, "pdm.test.block/1"}};
   static constexpr pdm::interface_ref ref_twice[] = {{pdm::interface_key<test::block>, "pdm.test.block/1"},
                                                      {pdm::interface_key<test::block>, "pdm.test.block/1"}};
@@ -143,8 +140,6 @@ TEST_CASE("run-time validation checks interface tables") {
   check_rejected(d, pdm::errc::invalid_registration, "twice");
   d.provides = wrong_key;
   check_rejected(d, pdm::errc::invalid_registration, "wrong key");
-  d.provides = no_cast;
-  check_rejected(d, pdm::errc::invalid_registration, "no cast");
   d.provides = empty_id;
   check_rejected(d, pdm::errc::invalid_registration, "empty interface id");
   d = valid_copy();
@@ -179,6 +174,6 @@ TEST_CASE("the compile-time and run-time alignment limits agree") {
   pdm::driver_descriptor d = pdm::descriptor_of<page_aligned_driver>;
   d.alignment = pdm::max_driver_alignment * 2;
   CHECK(pdm::validate_descriptor(d).error_value() == pdm::errc::invalid_registration);
-  test::erased_instance inst(pdm::descriptor_of<page_aligned_driver>, 0);
+  pdm::driver_object inst = test::make_object(pdm::descriptor_of<page_aligned_driver>, 0);
   CHECK(reinterpret_cast<std::uintptr_t>(inst.get()) % 4096 == 0);
 }

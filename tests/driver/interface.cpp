@@ -48,17 +48,25 @@ TEST_CASE("a typed query is a derived-to-base conversion on the same object") {
   CHECK(cmt.is_mounted());
 }
 
-TEST_CASE("a table query finds each provided interface and no other") {
+TEST_CASE("a resolved table finds each provided interface and no other") {
   pdm::driver_context ctx("MemDisk", 0);
   test::memory_disk disk(ctx);
-  const auto& table = pdm::detail::interface_table_for<test::memory_disk, pdm::provides_t<test::memory_disk>>::value;
-  REQUIRE(table.size() == 2);
-  void* erased = &disk;
-  CHECK(pdm::find_interface<test::media>(table, erased) == static_cast<test::media*>(&disk));
-  CHECK(pdm::find_interface<test::mount>(table, erased) == static_cast<test::mount*>(&disk));
-  CHECK(pdm::find_interface<test::block>(table, erased) == nullptr);
-  CHECK(pdm::find_interface(table, std::string_view("pdm.test.mount/1"), erased) == static_cast<test::mount*>(&disk));
-  CHECK(pdm::find_interface(table, std::string_view("pdm.test.nothing/1"), erased) == nullptr);
-  CHECK(table[0].id == "pdm.test.media/1");
-  CHECK(table[1].key == pdm::interface_key<test::mount>);
+  const pdm::resolved_interface table[] = {
+      {pdm::interface_key<test::media>, static_cast<test::media*>(&disk)},
+      {pdm::interface_key<test::mount>, static_cast<test::mount*>(&disk)},
+  };
+  CHECK(pdm::find_interface<test::media>(table) == static_cast<test::media*>(&disk));
+  CHECK(pdm::find_interface<test::mount>(table) == static_cast<test::mount*>(&disk));
+  CHECK(pdm::find_interface<test::block>(table) == nullptr);
+  CHECK(pdm::find_interface(table, std::string_view("pdm.test.mount/1")) == static_cast<test::mount*>(&disk));
+  CHECK(pdm::find_interface(table, std::string_view("pdm.test.nothing/1")) == nullptr);
+  CHECK(pdm::find_interface(std::span<const pdm::resolved_interface>{}, pdm::interface_key<test::media>) == nullptr);
+}
+
+TEST_CASE("interface refs are shared by every driver with the same list") {
+  const auto& refs = pdm::detail::interface_refs_for<pdm::provides_t<test::memory_disk>>::value;
+  REQUIRE(refs.size() == 2);
+  CHECK(refs[0].id == "pdm.test.media/1");
+  CHECK(refs[1].key == pdm::interface_key<test::mount>);
+  CHECK(pdm::descriptor_of<test::memory_disk>.provides.data() == refs.data());
 }

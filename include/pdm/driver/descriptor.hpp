@@ -47,15 +47,9 @@ enum class driver_hooks : std::uint32_t {
   return (static_cast<std::uint32_t>(set) & static_cast<std::uint32_t>(h)) != 0;
 }
 
-/// \brief An interface a driver needs, by key and id (the id for messages).
-struct interface_ref {
-  std::uint64_t key;
-  std::string_view id;
-};
-
 /// \brief Everything pdm needs to know about a driver at run time.
 struct driver_descriptor {
-  using construct_fn = void (*)(void* storage, driver_context& ctx, const void* config);
+  using construct_fn = void (*)(void* storage, driver_context& ctx, const void* config, resolved_interface* interfaces);
   using destroy_fn = void (*)(void* driver) noexcept;
   using notify_fn = void (*)(void* driver);
   using detach_fn = void (*)(void* driver, attach_flags flags);
@@ -68,12 +62,14 @@ struct driver_descriptor {
   std::uint32_t max_instances = 0;
   std::size_t size = 0;                        ///< sizeof the driver object
   std::size_t alignment = 0;                   ///< alignof the driver object; a power of two
-  std::span<const interface_entry> provides;   ///< offered upward, with casts
+  std::span<const interface_ref> provides;     ///< offered upward
   std::span<const interface_ref> needs_below;  ///< required from the driver below
   std::span<const interface_ref> needs_above;  ///< required from the device or driver above
   driver_hooks hooks = driver_hooks::none;
   /// Constructs the driver in `storage` (size and alignment as above). `config` points to the
-  /// bound config_type, or is null for drivers without one. May throw what the constructor throws.
+  /// bound config_type, or is null for drivers without one. On success it writes one row
+  /// {key, address} per provided interface to `interfaces`, in `provides` order. May throw what the
+  /// constructor throws; then nothing is constructed.
   construct_fn construct = nullptr;
   destroy_fn destroy = nullptr;  ///< runs the destructor; never null
   notify_fn on_power_on = nullptr;
@@ -85,32 +81,37 @@ struct driver_descriptor {
   attach_fn on_attach_below = nullptr;
   std::uint32_t version_end = descriptor_version;  ///< must be descriptor_version (catches layout skew)
 
-  /// \brief The driver's interface `key` at `driver`'s address, or nullptr.
-  [[nodiscard]] void* query(void* driver, std::uint64_t key) const noexcept {
-    return find_interface(provides, key, driver);
-  }
-  /// \brief Interface I of the driver at `driver`, or nullptr.
-  template <interface I>
-  [[nodiscard]] I* query(void* driver) const noexcept {
-    return static_cast<I*>(find_interface(provides, interface_key<I>, driver));
-  }
   /// \brief True if the driver provides the interface with `key`.
   [[nodiscard]] bool provides_key(std::uint64_t key) const noexcept {
-    return std::ranges::any_of(provides, [key](const interface_entry& e) { return e.key == key; });
+    return std::ranges::any_of(provides, [key](const interface_ref& e) { return e.key == key; });
   }
 };
 
 namespace detail {
 
-template <class D>
-void construct_driver(void* storage, driver_context& ctx, const void* config) {
-  if constexpr (has_config_type<D>) {
-    ::new (storage) D(ctx, *static_cast<const typename D::config_type*>(config));
+template <class D, class... Is>
+void store_interfaces(D* driver, resolved_interface* out, interface_list<Is...> /*provides*/) noexcept {
+  if constexpr (sizeof...(Is) > 0) {
+    std::size_t i = 0;
+    ((out[i++] = resolved_interface{interface_key<Is>, static_cast<Is*>(driver)}), ...);
   } else {
-    (void)config;
-    ::new (storage) D(ctx);
+    (void)driver;
+    (void)out;
   }
 }
+template <class D>
+void construct_driver(void* storage, driver_context& ctx, const void* config, resolved_interface* interfaces) {
+  D* driver = nullptr;
+  if constexpr (has_config_type<D>) {
+    driver = ::new (storage) D(ctx, *static_cast<const typename D::config_type*>(config));
+  } else {
+    (void)config;
+    driver = ::new (storage) D(ctx);
+  }
+  store_interfaces(driver, interfaces, provides_t<D>{});
+}
+// Shared by every trivially destructible driver: one function instead of one per driver.
+inline void destroy_trivial(void* /*driver*/) noexcept {}
 template <class D>
 void destroy_driver(void* driver) noexcept {
   static_cast<D*>(driver)->~D();
@@ -144,14 +145,6 @@ status call_attach_below(void* d, attach_flags f) {
   return static_cast<D*>(d)->on_attach_below(f);
 }
 
-template <class List>
-struct interface_refs_for;
-template <class... Is>
-struct interface_refs_for<interface_list<Is...>> {
-  static constexpr std::array<interface_ref, sizeof...(Is)> value{
-      interface_ref{interface_key<Is>, std::string_view(Is::interface_id)}...};
-};
-
 template <class D>
 constexpr driver_hooks hooks_of() noexcept {
   driver_hooks h = driver_hooks::none;
@@ -170,19 +163,25 @@ constexpr driver_hooks hooks_of() noexcept {
 
 template <class D>
 constexpr driver_descriptor make_descriptor() noexcept {
-  driver_descriptor d;
-  d.name = D::traits.name;
-  d.description = D::traits.description;
-  d.class_mask = D::traits.class_mask;
-  d.max_instances = D::traits.max_instances;
-  d.size = sizeof(D);
-  d.alignment = alignof(D);
-  d.provides = interface_table_for<D, provides_t<D>>::value;
-  d.needs_below = interface_refs_for<needs_below_t<D>>::value;
-  d.needs_above = interface_refs_for<needs_above_t<D>>::value;
-  d.hooks = hooks_of<D>();
-  d.construct = &construct_driver<D>;
-  d.destroy = &destroy_driver<D>;
+  driver_descriptor d{
+      .version = descriptor_version,
+      .name = D::traits.name,
+      .description = D::traits.description,
+      .class_mask = D::traits.class_mask,
+      .max_instances = D::traits.max_instances,
+      .size = sizeof(D),
+      .alignment = alignof(D),
+      .provides = interface_refs_for<provides_t<D>>::value,
+      .needs_below = interface_refs_for<needs_below_t<D>>::value,
+      .needs_above = interface_refs_for<needs_above_t<D>>::value,
+      .hooks = hooks_of<D>(),
+      .construct = &construct_driver<D>,
+  };
+  if constexpr (std::is_trivially_destructible_v<D>) {
+    d.destroy = &destroy_trivial;
+  } else {
+    d.destroy = &destroy_driver<D>;
+  }
   if constexpr (hook_on_power_on<D>) d.on_power_on = &call_power_on<D>;
   if constexpr (hook_on_reset<D>) d.on_reset = &call_reset<D>;
   if constexpr (hook_on_suspend<D>) d.on_suspend = &call_suspend<D>;
@@ -275,21 +274,7 @@ inline constexpr driver_descriptor descriptor_of = detail::make_descriptor<D>();
     }
     return ok();
   };
-  {
-    std::unordered_set<std::uint64_t> seen;
-    for (const interface_entry& e : d.provides) {
-      if (e.id.empty()) return fail(errc::invalid_registration, "provides has an empty interface id");
-      if (e.key != hash_string(e.id)) {
-        return fail(errc::invalid_registration, "provides has a wrong key for interface '" + std::string(e.id) + "'");
-      }
-      if (e.cast == nullptr) {
-        return fail(errc::invalid_registration, "provides has no cast for interface '" + std::string(e.id) + "'");
-      }
-      if (!seen.insert(e.key).second) {
-        return fail(errc::invalid_registration, "provides lists interface '" + std::string(e.id) + "' twice");
-      }
-    }
-  }
+  if (status s = check_refs(d.provides, "provides"); !s) return s;
   if (status s = check_refs(d.needs_below, "needs_below"); !s) return s;
   if (status s = check_refs(d.needs_above, "needs_above"); !s) return s;
   return ok();

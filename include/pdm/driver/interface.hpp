@@ -11,10 +11,11 @@
 //
 // A driver provides an interface by deriving from it publicly and listing it in `provides`.
 // When the driver's type is known, query_interface<I>(driver) is a plain derived-to-base
-// conversion. When it is not (a type-erased instance), the driver's descriptor carries an
-// interface table of {key, id, cast} built at compile time; keys are 64-bit hashes of the ids,
-// so a dynamic query compares integers, never strings. The registry rejects two different ids
-// with the same key (errc::interface_id_clash), so a key match is an id match.
+// conversion. When it is not (a type-erased driver_object), the object holds a table of
+// {key, address} resolved once, when the driver was constructed; keys are 64-bit hashes of the
+// ids, so a dynamic query compares integers and returns a stored pointer: no strings, no calls.
+// The registry rejects two different ids with the same key (errc::interface_id_clash), so a
+// key match is an id match.
 #pragma once
 
 #include <array>
@@ -69,55 +70,49 @@ struct list_contains<interface_list<Is...>, I> : std::bool_constant<(std::is_sam
 template <class List, class I>
 inline constexpr bool list_contains_v = detail::list_contains<List, I>::value;
 
-/// \brief One row of a type-erased interface table.
-struct interface_entry {
-  std::uint64_t key;                     ///< interface_key of the interface
-  std::string_view id;                   ///< its interface_id, for dumps and modules
-  void* (*cast)(void* driver) noexcept;  ///< converts the driver's address to the interface's
+/// \brief An interface named by its key and id (the id for messages, dumps and modules).
+struct interface_ref {
+  std::uint64_t key;
+  std::string_view id;
+};
+
+/// \brief One row of a live object's interface table: the key and the interface's address.
+struct resolved_interface {
+  std::uint64_t key;
+  void* address;
 };
 
 namespace detail {
-template <class D, class I>
-void* cast_to_interface(void* driver) noexcept {
-  return static_cast<I*>(static_cast<D*>(driver));
-}
-template <class D, class List>
-struct interface_table_for;
-template <class D, class... Is>
-struct interface_table_for<D, interface_list<Is...>> {
-  static constexpr std::array<interface_entry, sizeof...(Is)> value{
-      interface_entry{interface_key<Is>, std::string_view(Is::interface_id), &cast_to_interface<D, Is>}...};
-};
+// The refs of an interface list; shared by every driver with the same list.
 template <class List>
-struct interface_ids_for;
+struct interface_refs_for;
 template <class... Is>
-struct interface_ids_for<interface_list<Is...>> {
-  static constexpr std::array<std::string_view, sizeof...(Is)> value{std::string_view(Is::interface_id)...};
+struct interface_refs_for<interface_list<Is...>> {
+  static constexpr std::array<interface_ref, sizeof...(Is)> value{
+      interface_ref{interface_key<Is>, std::string_view(Is::interface_id)}...};
 };
 }  // namespace detail
 
-/// \brief Finds the interface with `key` in a type-erased table; nullptr if the driver lacks it.
+/// \brief The address of the interface with `key` in a resolved table, or nullptr.
 ///
 /// Tables are short (a driver provides a handful of interfaces), so a linear scan over 64-bit
 /// keys beats any indexed structure here.
-[[nodiscard]] inline void* find_interface(std::span<const interface_entry> table, std::uint64_t key,
-                                          void* driver) noexcept {
-  for (const interface_entry& e : table) {
-    if (e.key == key) return e.cast(driver);
+[[nodiscard]] inline void* find_interface(std::span<const resolved_interface> table, std::uint64_t key) noexcept {
+  for (const resolved_interface& e : table) {
+    if (e.key == key) return e.address;
   }
   return nullptr;
 }
 
-/// \brief Finds interface I in a type-erased table; nullptr if the driver lacks it.
+/// \brief Interface I in a resolved table, or nullptr.
 template <interface I>
-[[nodiscard]] I* find_interface(std::span<const interface_entry> table, void* driver) noexcept {
-  return static_cast<I*>(find_interface(table, interface_key<I>, driver));
+[[nodiscard]] I* find_interface(std::span<const resolved_interface> table) noexcept {
+  return static_cast<I*>(find_interface(table, interface_key<I>));
 }
 
-/// \brief Finds an interface by its id string (for modules and tools); nullptr if absent.
-[[nodiscard]] inline void* find_interface(std::span<const interface_entry> table, std::string_view id,
-                                          void* driver) noexcept {
-  return find_interface(table, hash_string(id), driver);
+/// \brief The interface with id string `id` (for modules and tools), or nullptr.
+[[nodiscard]] inline void* find_interface(std::span<const resolved_interface> table, std::string_view id) noexcept {
+  return find_interface(table, hash_string(id));
 }
 
 }  // namespace pdm

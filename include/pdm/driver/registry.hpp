@@ -80,7 +80,7 @@ constexpr std::size_t insert_name(std::span<name_slot> slots, std::string_view n
 template <class... Ds>
 struct list_tables {
   static constexpr std::size_t count = sizeof...(Ds);
-  static constexpr std::array<driver_descriptor, count> descriptors{descriptor_of<Ds>...};
+  static constexpr std::array<driver_descriptor, count> descriptors{make_descriptor<Ds>()...};
   static constexpr std::array<std::string_view, count> names{std::string_view(Ds::traits.name)...};
 
   struct build_result {
@@ -305,7 +305,7 @@ class registry {
         }
         return ok();
       };
-      for (const interface_entry& e : d->provides) {
+      for (const interface_ref& e : d->provides) {
         if (status s = note_id(e.key, e.id); !s) return s;
       }
       for (const interface_ref& r : d->needs_below) {
