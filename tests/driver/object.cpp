@@ -115,3 +115,51 @@ TEST_CASE("a driver_object honours the driver's alignment") {
   CHECK(reinterpret_cast<std::uintptr_t>(obj.get()) % 256 == 0);
   CHECK(obj.interfaces().empty());
 }
+
+namespace {
+// Many interfaces on one driver: every key must still land in its own slot (or be found).
+template <int N>
+struct numbered {
+  static constexpr std::array<char, 16> id_text = [] {
+    std::array<char, 16> t{'t', 'e', 's', 't', '.', 'n', 'u', 'm', '.', char('a' + N / 26), char('a' + N % 26), 0};
+    return t;
+  }();
+  static constexpr std::string_view interface_id{id_text.data(), 11};
+};
+struct many final : numbered<0>,
+                    numbered<1>,
+                    numbered<2>,
+                    numbered<3>,
+                    numbered<4>,
+                    numbered<5>,
+                    numbered<6>,
+                    numbered<7>,
+                    numbered<8>,
+                    numbered<9>,
+                    numbered<10>,
+                    numbered<11> {
+  static constexpr pdm::driver_traits traits{
+      .name = "Many", .description = "twelve interfaces", .class_mask = pdm::driver_class::filter};
+  using provides = pdm::interface_list<numbered<0>, numbered<1>, numbered<2>, numbered<3>, numbered<4>, numbered<5>,
+                                       numbered<6>, numbered<7>, numbered<8>, numbered<9>, numbered<10>, numbered<11>>;
+  explicit many(pdm::driver_context& /*ctx*/) {}
+};
+template <int... Ns>
+bool all_found(const pdm::driver_object& obj, std::integer_sequence<int, Ns...> /*ns*/) {
+  auto* d = static_cast<many*>(obj.get());
+  return ((obj.query<numbered<Ns>>() == static_cast<numbered<Ns>*>(d)) && ...);
+}
+}  // namespace
+
+TEST_CASE("every interface of a driver with many is found, and absent ones are not") {
+  pdm::driver_object obj = test::make_object(pdm::descriptor_of<many>, 0);
+  REQUIRE(obj.interfaces().size() == 12);
+  CHECK(all_found(obj, std::make_integer_sequence<int, 12>{}));
+  CHECK(obj.query<numbered<12>>() == nullptr);
+  CHECK(obj.query<test::media>() == nullptr);
+  // Keys that share a slot with a present key but differ are misses, not false hits.
+  for (const pdm::resolved_interface& r : obj.interfaces()) {
+    CHECK(obj.query(r.key ^ (std::uint64_t{1} << 63)) == nullptr);
+    CHECK(obj.query(r.key) == r.address);
+  }
+}
