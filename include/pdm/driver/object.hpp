@@ -112,7 +112,9 @@ class driver_object {
   /// \brief The interface with `key`, or nullptr: one slot load and one compare, no call.
   [[nodiscard]] void* query(std::uint64_t key) const noexcept {
     const resolved_interface& slot = slots_[(key >> shift_) & mask_];
-    if (slot.key == key && slot.address != nullptr) return slot.address;
+    if (slot.key == key) [[likely]] {
+      return slot.address;  // an empty slot's key is one no row has, so this is a real hit
+    }
     return linear_ ? find_interface(interfaces_, key) : nullptr;
   }
   /// \brief Interface I, or nullptr.
@@ -163,9 +165,15 @@ class driver_object {
     }
     return {first, 0, true};
   }
+  // Empty slots get a key that no row has (and a null address), so a query that lands on one
+  // is a miss without a second test on the hot path.
   static void fill_slots(std::span<const resolved_interface> rows, resolved_interface* slots,
                          const placement& p) noexcept {
-    for (std::size_t i = 0; i < p.slot_count; ++i) slots[i] = resolved_interface{0, nullptr};
+    std::uint64_t empty_key = 0;
+    while (std::ranges::any_of(rows, [empty_key](const resolved_interface& r) { return r.key == empty_key; })) {
+      ++empty_key;
+    }
+    for (std::size_t i = 0; i < p.slot_count; ++i) slots[i] = resolved_interface{empty_key, nullptr};
     for (const resolved_interface& r : rows) {
       resolved_interface& slot = slots[(r.key >> p.shift) & (p.slot_count - 1)];
       if (slot.address == nullptr) slot = r;  // with `linear`, later clashing keys are found by the scan

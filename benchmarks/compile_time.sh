@@ -1,0 +1,448 @@
+#!/usr/bin/env bash
+# benchmarks/compile_time.sh - compile time of a validated pdm::driver_list against a bare fold.
+#
+# For each driver count N it generates translation units that all include the same pdm header
+# and define the same N small drivers (traits, provided interfaces, a constructor from
+# pdm::driver_context&), then compiles each with `-std=c++20 -c` and the same flags:
+#
+#   headers   the includes only, no drivers: the fixed cost of the headers
+#   decls     the N driver classes, not checked or used: what declaring the drivers costs
+#   baseline  decls + a bare pack expansion that checks the driver rules directly, without
+#             pdm's machinery: static_assert(bare::all_valid<D0, ..., DN-1>())
+#   check     decls + pdm's validation alone: static_assert(pdm::driver_list<D0, ...>::valid),
+#             every rule and name uniqueness checked; no descriptor or code is emitted.
+#             Compared with `baseline`: the cost of pdm's checks against a bare fold.
+#   ctors     baseline + a table of constructor thunks, one per driver (what any registry that
+#             can construct its drivers must emit: each driver's constructor, vtable, functions)
+#   pdm       decls + pdm::driver_list<D0, ..., DN-1>: every rule checked, names checked for
+#             uniqueness, the descriptor table and the name hash table built (a static_assert on
+#             list::valid, a constexpr list::find, and a run-time find emitted into the object).
+#             Compared with `ctors`: the cost of a full, constructible registry.
+#
+# Each cell is the median of --runs compiles. The time is the compiler's user CPU time by
+# default (--metric user): it is what the compiler itself does, and a busy machine disturbs it
+# least. --metric cpu adds system time (page faults, which on a virtual machine vary with the
+# host), --metric wall is elapsed time. All three are in the CSV. Peak memory comes from
+# /usr/bin/time when it is installed. The result is pdm/baseline per N.
+#
+# A list of 4,000 drivers is compiled with the compiler's default template depth: no
+# -ftemplate-depth flag is ever passed, and the script says so when g++ compiles it.
+#
+# Usage:
+#   benchmarks/compile_time.sh [--sizes "100 1000 4000"] [--runs 3] [--compilers "g++ clang++"]
+#                              [--metric user|cpu|wall] [--isystem DIR]... [--work DIR] [--keep]
+#                              [--markdown]
+#   benchmarks/compile_time.sh --smoke      # CI: N=20, one run, the compiler in $CXX
+# Extra compiler flags for every TU (the same for all variants) come from $PDM_BENCH_CXXFLAGS,
+# e.g. PDM_BENCH_CXXFLAGS=-O2, or -fsyntax-only to time the front end alone.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+pdm_include=$(cd "$here/../include" && pwd)
+
+sizes=(100 1000 4000)
+runs=3
+compilers=(g++ clang++)
+metric=user
+work=""
+work_given=0
+keep=0
+smoke=0
+markdown=0
+includes=(-I "$pdm_include")
+
+usage() {
+  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'
+}
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smoke) smoke=1; shift ;;
+    --sizes) IFS=', ' read -r -a sizes <<<"$2"; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --compilers) IFS=', ' read -r -a compilers <<<"$2"; shift 2 ;;
+    --metric) metric=$2; shift 2 ;;
+    --isystem) includes+=(-isystem "$2"); shift 2 ;;
+    --work) work=$2; work_given=1; shift 2 ;;
+    --keep) keep=1; shift ;;
+    --markdown) markdown=1; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "compile_time.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+done
+if [ "$smoke" -eq 1 ]; then
+  sizes=(20)
+  runs=1
+  compilers=("${CXX:-c++}")
+fi
+for n in "${sizes[@]}"; do
+  [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "compile_time.sh: bad driver count '$n'" >&2; exit 2; }
+done
+[[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "compile_time.sh: bad run count '$runs'" >&2; exit 2; }
+case "$metric" in
+  user) metric_name="user CPU seconds" ;;
+  cpu) metric_name="CPU seconds (user + system)" ;;
+  wall) metric_name="wall-clock seconds" ;;
+  *) echo "compile_time.sh: --metric must be user, cpu or wall" >&2; exit 2 ;;
+esac
+
+read -r -a extra_flags <<<"${PDM_BENCH_CXXFLAGS:-}"
+flags=(-std=c++20 -c "${extra_flags[@]}")
+for f in "${flags[@]}"; do
+  case "$f" in -ftemplate-depth*) echo "compile_time.sh: warning: $f given; the default-depth claim is void" >&2 ;; esac
+done
+
+if [ -z "$work" ]; then
+  work=$(mktemp -d "${TMPDIR:-/tmp}/pdm-compile-time.XXXXXX")
+  [ "$keep" -eq 1 ] || trap 'rm -rf "$work"' EXIT
+else
+  mkdir -p "$work"
+fi
+
+have_time=0
+[ -x /usr/bin/time ] && have_time=1
+
+# ---------------------------------------------------------------------------------------------
+# Generation
+
+words=(Block Media Char Stream Net Audio Usb Scsi Mouse Keyboard Filter Acpi)
+classes=(block media character stream network audio usb scsi mouse keyboard filter acpi)
+interface_count=8
+
+prelude() {
+  cat <<'EOF'
+// Generated by benchmarks/compile_time.sh; every variant starts with these lines.
+#include <pdm/driver/registry.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <type_traits>
+
+namespace gen {
+EOF
+  for ((k = 0; k < interface_count; ++k)); do
+    cat <<EOF
+struct if$k {
+  static constexpr std::string_view interface_id = "bench.generated.if$k/1";
+  virtual int poke$k() = 0;
+
+ protected:
+  ~if$k() = default;
+};
+EOF
+  done
+}
+
+# The N driver classes: each provides one interface, every third driver a second one.
+drivers() {
+  local n=$1 i a b w bases list
+  for ((i = 0; i < n; ++i)); do
+    a=$((i % interface_count))
+    b=$(((i + 1) % interface_count))
+    w=$((i % ${#words[@]}))
+    if ((i % 3 == 0)); then
+      bases="if$a, if$b"
+      list="if$a, if$b"
+    else
+      bases="if$a"
+      list="if$a"
+    fi
+    printf 'struct D%d final : %s {\n' "$i" "$bases"
+    printf '  static constexpr pdm::driver_traits traits{.name = "%s-%d", .description = "Generated driver %d",\n' \
+      "${words[$w]}" "$i" "$i"
+    printf '                                             .class_mask = pdm::driver_class::%s, .max_instances = 8};\n' \
+      "${classes[$w]}"
+    printf '  using provides = pdm::interface_list<%s>;\n' "$list"
+    printf '  explicit D%d(pdm::driver_context& ctx) : instance(ctx.instance()) {}\n' "$i"
+    printf '  int poke%d() override { return %d; }\n' "$a" "$i"
+    if ((i % 3 == 0)); then printf '  int poke%d() override { return %d; }\n' "$b" "$i"; fi
+    printf '  std::uint32_t instance;\n};\n'
+  done
+}
+
+type_list() {
+  local n=$1 i
+  for ((i = 0; i < n; ++i)); do
+    if ((i > 0 && i % 8 == 0)); then
+      printf ',\n    '
+    elif ((i > 0)); then
+      printf ', '
+    fi
+    printf 'gen::D%d' "$i"
+  done
+}
+
+baseline_tail() {
+  local n=$1
+  cat <<'EOF'
+}  // namespace gen
+
+// The bare baseline: the driver rules checked directly in one fold expression, no pdm machinery.
+namespace bare {
+constexpr bool name_ok(std::string_view name) {
+  if (name.empty() || name.size() > 31) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                    c == ' ' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+template <class D, class... Is>
+constexpr bool implements(pdm::interface_list<Is...> /*provides*/) {
+  return (std::is_convertible_v<D*, Is*> && ...);
+}
+template <class D>
+constexpr bool check() {
+  return name_ok(D::traits.name) && !D::traits.description.empty() &&
+         D::traits.class_mask != pdm::driver_class::none && D::traits.max_instances > 0 &&
+         sizeof(D) <= (std::size_t{1} << 20) && std::is_constructible_v<D, pdm::driver_context&> &&
+         std::is_nothrow_destructible_v<D> && implements<D>(typename D::provides{});
+}
+// The pack is expanded into an array, not folded with &&: a && fold of N operands nests N
+// parentheses, and clang's default -fbracket-depth of 256 rejects it from 256 drivers on.
+template <class... Ds>
+constexpr bool all_valid() {
+  constexpr bool results[] = {check<Ds>()...};
+  for (bool ok : results) {
+    if (!ok) return false;
+  }
+  return true;
+}
+}  // namespace bare
+
+EOF
+  printf 'static_assert(bare::all_valid<\n    '
+  type_list "$n"
+  printf '>());\n'
+}
+
+pdm_tail() {
+  local n=$1 mid=$(($1 / 2))
+  local mid_name="${words[$((mid % ${#words[@]}))]}-$mid"
+  printf '}  // namespace gen\n\n'
+  printf 'using registry_list = pdm::driver_list<\n    '
+  type_list "$n"
+  printf '>;\n'
+  cat <<EOF
+static_assert(registry_list::valid);
+static_assert(registry_list::size == $n);
+static_assert(registry_list::find("$mid_name") == &registry_list::descriptors()[$mid]);
+static_assert(registry_list::find("Missing-0") == nullptr);
+// A run-time use, so the descriptor and hash tables are emitted into the object file.
+const pdm::driver_descriptor* bench_find(std::string_view name) { return registry_list::find(name); }
+EOF
+}
+
+check_tail() {
+  local n=$1
+  printf '}  // namespace gen\n\n'
+  printf 'static_assert(pdm::driver_list<\n    '
+  type_list "$n"
+  printf '>::valid);\n'
+}
+
+ctors_tail() {
+  local n=$1
+  baseline_tail "$n"
+  cat <<'EOF'
+// A table of constructor thunks: the code any registry able to construct its drivers emits.
+template <class D>
+void make(void* storage, pdm::driver_context& ctx) {
+  ::new (storage) D(ctx);
+}
+using make_fn = void (*)(void*, pdm::driver_context&);
+EOF
+  printf 'extern const make_fn makers[] = {\n    '
+  type_list "$n" | sed 's/gen::D\([0-9]*\)/\&make<gen::D\1>/g'
+  printf '};\n'
+}
+
+generate() {
+  local n=$1
+  prelude >"$work/headers.cpp"
+  printf '}  // namespace gen\n' >>"$work/headers.cpp"
+  drivers "$n" >"$work/drivers-$n.inc"
+  { prelude; cat "$work/drivers-$n.inc"; printf '}  // namespace gen\n'; } >"$work/decls-$n.cpp"
+  { prelude; cat "$work/drivers-$n.inc"; baseline_tail "$n"; } >"$work/baseline-$n.cpp"
+  { prelude; cat "$work/drivers-$n.inc"; check_tail "$n"; } >"$work/check-$n.cpp"
+  { prelude; cat "$work/drivers-$n.inc"; ctors_tail "$n"; } >"$work/ctors-$n.cpp"
+  { prelude; cat "$work/drivers-$n.inc"; pdm_tail "$n"; } >"$work/pdm-$n.cpp"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Measurement
+
+# compile CXX SRC: compiles once; sets user, cpu, wall (seconds) and rss (MiB, or "-" without
+# /usr/bin/time). Returns non-zero, after showing the start of the diagnostics, if it fails.
+compile() {
+  local cxx=$1 src=$2
+  local obj="$work/out.o" log="$work/compile.log" times="$work/times.txt" status=0 sys
+  local TIMEFORMAT='%3R %3U %3S'
+  if [ "$have_time" -eq 1 ]; then
+    { time /usr/bin/time -f '%M' -o "$work/rss.txt" "$cxx" "${flags[@]}" "${includes[@]}" "$src" -o "$obj" \
+      2>"$log"; } 2>"$times" || status=$?
+  else
+    { time "$cxx" "${flags[@]}" "${includes[@]}" "$src" -o "$obj" 2>"$log"; } 2>"$times" || status=$?
+  fi
+  if [ "$status" -ne 0 ]; then
+    echo "compile_time.sh: $cxx failed on $src (status $status); first lines:" >&2
+    head -n 12 "$log" | cut -c 1-300 >&2
+    return 1
+  fi
+  read -r wall user sys <"$times"
+  cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.3f", u + s }')
+  if [ "$have_time" -eq 1 ]; then
+    rss=$(awk 'END { printf "%.0f", $1 / 1024 }' "$work/rss.txt")
+  else
+    rss="-"
+  fi
+}
+
+median() {
+  if [ $# -eq 0 ]; then
+    echo "-"
+    return
+  fi
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+ratio() {  # a / b with two decimals, or "-"
+  awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b <= 0) print "-"; else printf "%.2f", a / b }'
+}
+
+net_ratio() {  # (a - d) / (b - d), or "-" when the denominator is within noise
+  awk -v a="$1" -v b="$2" -v d="$3" 'BEGIN {
+    if (a == "-" || b == "-" || d == "-" || b - d < 0.05) print "-"; else printf "%.2f", (a - d) / (b - d) }'
+}
+
+# Aligns '|'-separated lines into columns (text left-aligned, numbers right-aligned).
+table() {
+  awk -F'|' '{ for (i = 1; i <= NF; ++i) { cell[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } n[NR] = NF }
+    END { for (r = 1; r <= NR; ++r) { line = ""
+            for (i = 1; i <= n[r]; ++i) {
+              numeric = (r > 1 && cell[r, i] ~ /^[-0-9.]+$/)
+              line = line (i > 1 ? "  " : "") sprintf(numeric ? "%" w[i] "s" : "%-" w[i] "s", cell[r, i]) }
+            sub(/ +$/, "", line); print line } }'
+}
+
+compiler_label() {
+  local v
+  v=$("$1" --version | head -n 1)
+  case "$v" in
+    *clang*) echo "clang++ $(sed -E 's/.*version ([0-9.]+).*/\1/' <<<"$v")" ;;
+    *) echo "g++ $("$1" -dumpfullversion 2>/dev/null || "$1" -dumpversion)" ;;
+  esac
+}
+
+for n in "${sizes[@]}"; do generate "$n"; done
+
+csv="$work/results.csv"
+echo "compiler,drivers,variant,run,user_s,cpu_s,wall_s,peak_mib" >"$csv"
+failed=0
+rows=()
+header_rows=()
+proofs=()
+
+for cxx in "${compilers[@]}"; do
+  if ! command -v "$cxx" >/dev/null; then
+    echo "compile_time.sh: compiler '$cxx' not found" >&2
+    failed=1
+    continue
+  fi
+  label=$(compiler_label "$cxx")
+  echo "== $label ($cxx): ${flags[*]}" >&2
+
+  declare -A tsamples=() msamples=()
+  for ((r = 1; r <= runs; ++r)); do
+    if compile "$cxx" "$work/headers.cpp"; then
+      tsamples[headers]+="${!metric} "
+      msamples[headers]+="$rss "
+      echo "$label,0,headers,$r,$user,$cpu,$wall,$rss" >>"$csv"
+    else
+      failed=1
+    fi
+  done
+  # Word splitting of the collected samples is intended here and below.
+  # shellcheck disable=SC2086
+  header_rows+=("$label|$(median ${tsamples[headers]:-})|$(median ${msamples[headers]:-})")
+
+  for n in "${sizes[@]}"; do
+    tsamples=()
+    msamples=()
+    # Runs interleave the variants, so a slow spell of the machine hits all of them alike.
+    for ((r = 1; r <= runs; ++r)); do
+      for v in decls baseline check ctors pdm; do
+        if compile "$cxx" "$work/$v-$n.cpp"; then
+          tsamples[$v]+="${!metric} "
+          msamples[$v]+="$rss "
+          echo "$label,$n,$v,$r,$user,$cpu,$wall,$rss" >>"$csv"
+          echo "   $n drivers, $v, run $r: user ${user} s, cpu ${cpu} s, wall ${wall} s, ${rss} MiB" >&2
+        else
+          failed=1
+        fi
+      done
+    done
+    # shellcheck disable=SC2086
+    d=$(median ${tsamples[decls]:-})
+    # shellcheck disable=SC2086
+    b=$(median ${tsamples[baseline]:-})
+    # shellcheck disable=SC2086
+    p=$(median ${tsamples[pdm]:-})
+    # shellcheck disable=SC2086
+    c=$(median ${tsamples[check]:-})
+    # shellcheck disable=SC2086
+    bc=$(median ${tsamples[ctors]:-})
+    # shellcheck disable=SC2086
+    bm=$(median ${msamples[baseline]:-})
+    # shellcheck disable=SC2086
+    pm=$(median ${msamples[pdm]:-})
+    per=$(awk -v p="$p" -v b="$b" -v n="$n" 'BEGIN { if (p == "-" || b == "-") print "-"; else printf "%.0f", 1e6 * (p - b) / n }')
+    rows+=("$label|$n|$d|$b|$c|$(ratio "$c" "$b")|$bc|$p|$(ratio "$p" "$bc")|$(ratio "$p" "$b")|$per|$bm|$pm")
+    if [ "$p" != "-" ] && [ "$n" -ge 4000 ] && [[ "$label" == g++* ]]; then
+      proofs+=("$label compiled a validated pdm::driver_list of $n drivers with the default template depth (no -ftemplate-depth flag).")
+    fi
+  done
+  unset tsamples msamples
+done
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+echo
+echo "Compile time: median of $runs run(s), $metric_name; flags: ${flags[*]}"
+echo "Date: $(date -u +%Y-%m-%d), CPU: $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ //')"
+[ "$have_time" -eq 1 ] || echo "(/usr/bin/time is not installed: no peak memory)"
+echo
+if [ "$markdown" -eq 1 ]; then
+  echo "| compiler | headers only (s) | peak MiB |"
+  echo "|---|---:|---:|"
+  for h in "${header_rows[@]}"; do echo "| ${h//|/ | } |"; done
+  echo
+  echo "| compiler | drivers | decls (s) | baseline (s) | check (s) | **check/baseline** | ctors (s) | pdm (s) | **pdm/ctors** | pdm/baseline | pdm extra per driver (µs) | baseline MiB | pdm MiB |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for row in "${rows[@]}"; do echo "| ${row//|/ | } |"; done
+else
+  {
+    echo "compiler|headers only s|peak MiB"
+    for h in "${header_rows[@]}"; do echo "$h"; done
+  } | table
+  echo
+  {
+    echo "compiler|drivers|decls s|baseline s|check s|check/baseline|ctors s|pdm s|pdm/ctors|pdm/baseline|pdm extra us/driver|baseline MiB|pdm MiB"
+    for row in "${rows[@]}"; do echo "$row"; done
+  } | table
+  echo
+  echo "check/baseline: pdm's validation against a bare fold; pdm/ctors: the full registry against a bare fold that"
+  echo "also emits a constructor table; pdm/baseline: the full registry against the bare fold alone"
+fi
+for p in "${proofs[@]}"; do echo "$p"; done
+if [ "$keep" -eq 1 ] || [ "$work_given" -eq 1 ]; then
+  echo "Raw samples ($csv) and generated sources: $work"
+fi
+
+if [ "$failed" -ne 0 ]; then
+  echo "compile_time.sh: some compiles failed" >&2
+  exit 1
+fi
