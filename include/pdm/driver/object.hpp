@@ -115,7 +115,7 @@ class driver_object {
     if (slot.key == key) [[likely]] {
       return slot.address;  // an empty slot's key is one no row has, so this is a real hit
     }
-    return linear_ ? find_interface(interfaces_, key) : nullptr;
+    return linear_ ? query_linear(key) : nullptr;
   }
   /// \brief Interface I, or nullptr.
   template <interface I>
@@ -126,6 +126,11 @@ class driver_object {
   [[nodiscard]] void* query(std::string_view id) const noexcept { return query(hash_string(id)); }
 
  private:
+  // Out of line and cold: only objects whose keys found no collision-free placement get here.
+  [[nodiscard, gnu::noinline, gnu::cold]] void* query_linear(std::uint64_t key) const noexcept {
+    return find_interface(interfaces_, key);
+  }
+
   struct layout {
     std::size_t context_offset, table_offset, slots_offset, slot_count, object_offset, size, alignment;
   };
