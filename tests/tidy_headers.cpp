@@ -38,6 +38,10 @@ int main() {
   const pdm::driver_descriptor* d = registry.find("Sample");
   if (d == nullptr || !pdm::validate_descriptor(*d)) return 2;
   const pdm::result<int> r = pdm::errc::out_of_range;
+  pdm::result<pdm::config_tree> tree = pdm::load_json(R"({"A": {"B": 1, "K": {"$bytes": "AA=="}}})");
+  if (!tree || !pdm::apply_override(tree->root(), "A/C=x")) return 4;
+  if (tree->root().get_or<int>("A/B", 0).value_or(0) != 1 || pdm::save_json(tree->root()).empty()) return 5;
+  if (!tree->root().merge(tree->root().clone().root())) return 6;
   (void)pdm::as_hana(drivers{});
   return r.has_value() ? 3 : 0;
 }

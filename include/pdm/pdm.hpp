@@ -4,6 +4,10 @@
 #pragma once
 
 #include "pdm/analysis/static_chain.hpp"
+#include "pdm/config/json.hpp"
+#include "pdm/config/override.hpp"
+#include "pdm/config/tree.hpp"
+#include "pdm/config/value.hpp"
 #include "pdm/core/errc.hpp"
 #include "pdm/core/error.hpp"
 #include "pdm/core/hash.hpp"

@@ -62,3 +62,16 @@ TEST_CASE("status is success by default and an error otherwise") {
   CHECK(f.error_value() == pdm::errc::detach_not_possible);
   CHECK(f.error_value().message() == "driver 'Char' #0: the parent cannot detach drivers below it");
 }
+
+TEST_CASE("an error can carry every related problem, each printed on its own line") {
+  pdm::error all(pdm::errc::invalid_value, "2 problems");
+  all.path("Devices/x/0/LUN#0/Config");
+  all.add_cause(pdm::error(pdm::errc::unknown_key, "did you mean 'Path'?").path("Devices/x/0/LUN#0/Config/Pth"));
+  all.add_cause(pdm::error(pdm::errc::missing_required).path("Devices/x/0/LUN#0/Config/Size"));
+  REQUIRE(all.causes().size() == 2);
+  CHECK(all.causes()[1] == pdm::errc::missing_required);
+  CHECK(all.message() ==
+        "at 'Devices/x/0/LUN#0/Config': invalid config value: 2 problems\n"
+        "  - at 'Devices/x/0/LUN#0/Config/Pth': unknown config key: did you mean 'Path'?\n"
+        "  - at 'Devices/x/0/LUN#0/Config/Size': required config key missing");
+}

@@ -12,6 +12,7 @@
 #include <system_error>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "pdm/core/errc.hpp"
 
@@ -44,14 +45,22 @@ class error {
     return *this;
   }
   error&& path(std::string_view config_path) && { return std::move(path(config_path)); }
+  /// \brief Adds a related problem (a config binding reports every problem it found this way).
+  error& add_cause(error cause) & {
+    causes_.push_back(std::move(cause));
+    return *this;
+  }
 
   [[nodiscard]] const std::error_code& code() const noexcept { return code_; }
   [[nodiscard]] const std::string& detail() const noexcept { return detail_; }
   [[nodiscard]] const std::string& driver_name() const noexcept { return driver_; }
   [[nodiscard]] std::uint32_t instance() const noexcept { return instance_; }
   [[nodiscard]] const std::string& config_path() const noexcept { return path_; }
+  /// \brief The related problems, in the order they were found (empty for a single failure).
+  [[nodiscard]] const std::vector<error>& causes() const noexcept { return causes_; }
 
-  /// \brief The full message: `driver 'RawFile' #0 at 'Devices/x/0/LUN#0': <code text>: <detail>`.
+  /// \brief The full message: `driver 'RawFile' #0 at 'Devices/x/0/LUN#0': <code text>: <detail>`,
+  /// then one indented line per cause.
   [[nodiscard]] std::string message() const {
     std::string out;
     if (!driver_.empty()) {
@@ -74,6 +83,10 @@ class error {
       out += ": ";
       out += detail_;
     }
+    for (const error& cause : causes_) {
+      out += "\n  - ";
+      out += cause.message();
+    }
     return out;
   }
 
@@ -87,6 +100,7 @@ class error {
   std::string driver_;
   std::uint32_t instance_ = no_instance;
   std::string path_;
+  std::vector<error> causes_;
 };
 
 /// \brief Either a T or a pdm::error, in the manner of C++23's std::expected.
