@@ -2,7 +2,12 @@
 // the headers, not this file, are what the test holds to .clang-tidy.
 #include <pdm/pdm.hpp>
 
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace {
 
@@ -30,7 +35,27 @@ using chain =
     pdm::static_chain<pdm::device_port<pdm::interface_list<>, pdm::interface_list<sample_interface>>, sample_driver>;
 static_assert(chain::valid);
 
+enum class sample_mode { fast, safe };
+BOOST_DESCRIBE_ENUM(sample_mode, fast, safe)
+
+struct sample_inner {
+  std::string name;
+};
+struct sample_config {
+  std::uint32_t size = 1;
+  std::optional<bool> flag;
+  sample_mode mode = sample_mode::safe;
+  sample_inner inner;
+  std::vector<sample_inner> list;
+  std::map<std::string, std::int64_t> map;
+  pdm::config_bytes key;
+  static constexpr pdm::config_field config_fields[] = {{.member = "size", .required = true, .min = 1, .max = 9}};
+};
+
 }  // namespace
+
+BOOST_HANA_ADAPT_STRUCT(sample_inner, name);
+BOOST_HANA_ADAPT_STRUCT(sample_config, size, flag, mode, inner, list, map, key);
 
 int main() {
   pdm::registry registry;
@@ -42,6 +67,7 @@ int main() {
   if (!tree || !pdm::apply_override(tree->root(), "A/C=x")) return 4;
   if (tree->root().get_or<int>("A/B", 0).value_or(0) != 1 || pdm::save_json(tree->root()).empty()) return 5;
   if (!tree->root().merge(tree->root().clone().root())) return 6;
+  if (pdm::bind<sample_config>(tree->root()).has_value()) return 7;
   (void)pdm::as_hana(drivers{});
   return r.has_value() ? 3 : 0;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "pdm/analysis/static_chain.hpp"
+#include "pdm/config/binding.hpp"
 #include "pdm/config/json.hpp"
 #include "pdm/config/override.hpp"
 #include "pdm/config/tree.hpp"

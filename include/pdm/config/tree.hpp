@@ -19,6 +19,7 @@
 #include <cstring>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -253,6 +254,12 @@ class config_node {
     if (n == nullptr) return nullptr;
     const entry* e = n->find_entry(name);
     return e == nullptr || e->node != nullptr ? nullptr : &e->value;
+  }
+  /// \brief The entry (value or child node) called `name` in this node, if any; `name` is one
+  /// name, not a path.
+  [[nodiscard]] std::optional<entry_ref> find(std::string_view name) const noexcept {
+    if (const entry* e = find_entry(name)) return entry_ref(*e);
+    return std::nullopt;
   }
   /// \brief True if a value exists at `path`.
   [[nodiscard]] bool has_value(std::string_view path) const noexcept { return find_value(path) != nullptr; }
