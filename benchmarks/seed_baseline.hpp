@@ -17,10 +17,18 @@
 //   into 128-bit UUIDs and compares those; strcmp is cheaper, so quad_query_interface is faster
 //   than the original. quad_query_interface_parsed does what the reference does (parse, then
 //   compare) for a second, clearly labelled comparison.
+// - config tree (cfg_*): the 2008 configuration manager (CFGM). A node holds a linked list of
+//   child nodes and a separate linked list of values (leafs), both in insertion order; every
+//   node and leaf is one heap allocation with its name stored inline after it, with the name's
+//   length beside it. A path is resolved component by component: the end of a component is
+//   found with strchr, and each child list is walked comparing the length first and then the
+//   bytes with memcmp. The value is then found by a walk of the leaf list (strlen of the name,
+//   length, memcmp) and its type and range are checked.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 
@@ -231,5 +239,246 @@ inline void init_quad_instance(quad_instance& q, bool parse_uuids = false) {
   q.bytes = 1U << 20;
   q.sector = 512;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Config tree: the 2008 configuration manager (CFGM). cfg_node mirrors CFGMNODE, cfg_leaf
+// mirrors CFGMLEAF, cfg_resolve_node mirrors cfgmR3ResolveNode, cfg_resolve_leaf mirrors
+// cfgmR3ResolveLeaf, cfg_query_integer / cfg_query_u32 mirror CFGMR3QueryInteger /
+// CFGMR3QueryU32, and cfg_insert_node / cfg_insert_integer mirror CFGMR3InsertNode /
+// CFGMR3InsertInteger (single-component names). The structures keep the reference's layout
+// (both lists are doubly linked there; look-ups only follow `next`).
+
+/// Status codes of the seed config tree (negative: failure).
+enum : int {
+  cfg_ok = 0,
+  cfg_no_parent = -20,
+  cfg_child_not_found = -21,
+  cfg_value_not_found = -22,
+  cfg_invalid_path = -23,
+  cfg_not_integer = -24,
+  cfg_integer_too_big = -25,
+  cfg_node_exists = -26,
+  cfg_leaf_exists = -27,
+  cfg_no_memory = -28,
+};
+
+/// The kinds of value a leaf holds.
+enum class cfg_value_type : std::uint32_t { none = 0, integer = 1, string = 2, bytes = 3 };
+
+struct cfg_string_value {
+  std::size_t length;  // including the terminator
+  char* text;
+};
+struct cfg_bytes_value {
+  std::size_t size;
+  std::uint8_t* data;
+};
+/// A leaf's value (CFGMVALUE).
+union cfg_value {
+  std::uint64_t integer;
+  cfg_string_value string;
+  cfg_bytes_value bytes;
+};
+
+/// One named value (CFGMLEAF); its name follows it in the same allocation (the reference's szName[1]).
+struct cfg_leaf {
+  cfg_leaf* next;
+  cfg_leaf* prev;
+  cfg_value_type type;
+  cfg_value value;
+  std::size_t name_length;  // without the terminator
+
+  [[nodiscard]] const char* name() const noexcept { return reinterpret_cast<const char*>(this + 1); }
+  [[nodiscard]] char* name() noexcept { return reinterpret_cast<char*>(this + 1); }
+};
+
+/// One node (CFGMNODE); its name follows it in the same allocation.
+struct cfg_node {
+  cfg_node* next;
+  cfg_node* prev;
+  cfg_node* parent;
+  cfg_node* first_child;
+  cfg_leaf* first_leaf;
+  void* vm;  // the owning VM in the reference; unused here
+  bool restricted_root;
+  std::size_t name_length;  // without the terminator
+
+  [[nodiscard]] const char* name() const noexcept { return reinterpret_cast<const char*>(this + 1); }
+  [[nodiscard]] char* name() noexcept { return reinterpret_cast<char*>(this + 1); }
+};
+
+/// Allocates a node or leaf of type T with room for `length` name bytes and a terminator after it.
+template <class T>
+T* cfg_alloc(const char* name, std::size_t length) noexcept {
+  void* p = std::malloc(sizeof(T) + length + 1);  // NOLINT(*-no-malloc,*-owning-memory)
+  if (p == nullptr) return nullptr;
+  T* t = new (p) T{};
+  std::memcpy(t->name(), name, length + 1);
+  t->name_length = length;
+  return t;
+}
+
+/// Frees a node's subtree and the node itself (the reference's CFGMR3RemoveNode, without unlinking).
+inline void cfg_free_subtree(cfg_node* node) noexcept {
+  for (cfg_node* c = node->first_child; c != nullptr;) {
+    cfg_node* next = c->next;
+    cfg_free_subtree(c);
+    c = next;
+  }
+  for (cfg_leaf* l = node->first_leaf; l != nullptr;) {
+    cfg_leaf* next = l->next;
+    if (l->type == cfg_value_type::string) std::free(l->value.string.text);  // NOLINT(*-no-malloc,*-owning-memory)
+    if (l->type == cfg_value_type::bytes) std::free(l->value.bytes.data);    // NOLINT(*-no-malloc,*-owning-memory)
+    std::free(l);                                                            // NOLINT(*-no-malloc,*-owning-memory)
+    l = next;
+  }
+  std::free(node);  // NOLINT(*-no-malloc,*-owning-memory)
+}
+
+/// Adds a child node `name` (one component) at the tail of `parent`'s child list; the list is
+/// walked once for a clash and for the tail.
+inline int cfg_insert_node(cfg_node* parent, const char* name, cfg_node** child) noexcept {
+  if (parent == nullptr) return cfg_no_parent;
+  const std::size_t length = std::strlen(name);
+  if (length == 0 || std::strchr(name, '/') != nullptr) return cfg_invalid_path;
+  cfg_node* prev = parent->first_child;
+  if (prev != nullptr) {
+    for (;; prev = prev->next) {
+      if (length == prev->name_length && std::memcmp(name, prev->name(), length) == 0) return cfg_node_exists;
+      if (prev->next == nullptr) break;
+    }
+  }
+  cfg_node* node = cfg_alloc<cfg_node>(name, length);
+  if (node == nullptr) return cfg_no_memory;
+  node->parent = parent;
+  node->vm = parent->vm;
+  node->prev = prev;
+  if (prev != nullptr) {
+    prev->next = node;
+  } else {
+    parent->first_child = node;
+  }
+  if (child != nullptr) *child = node;
+  return cfg_ok;
+}
+
+/// Adds an integer value `name` at the tail of `node`'s leaf list (clash check in the same walk).
+inline int cfg_insert_integer(cfg_node* node, const char* name, std::uint64_t value) noexcept {
+  if (node == nullptr) return cfg_no_parent;
+  const std::size_t length = std::strlen(name);
+  if (length == 0) return cfg_invalid_path;
+  cfg_leaf* prev = node->first_leaf;
+  if (prev != nullptr) {
+    for (;; prev = prev->next) {
+      if (length == prev->name_length && std::memcmp(name, prev->name(), length) == 0) return cfg_leaf_exists;
+      if (prev->next == nullptr) break;
+    }
+  }
+  cfg_leaf* leaf = cfg_alloc<cfg_leaf>(name, length);
+  if (leaf == nullptr) return cfg_no_memory;
+  leaf->type = cfg_value_type::integer;
+  leaf->value.integer = value;
+  leaf->prev = prev;
+  if (prev != nullptr) {
+    prev->next = leaf;
+  } else {
+    node->first_leaf = leaf;
+  }
+  return cfg_ok;
+}
+
+/// The child list's node whose name is the `length` bytes at `name`, or nullptr: a walk
+/// comparing lengths first, then bytes.
+inline const cfg_node* cfg_find_child(const cfg_node* node, const char* name, std::size_t length) noexcept {
+  const cfg_node* child = node->first_child;
+  for (; child != nullptr; child = child->next) {
+    if (child->name_length == length && std::memcmp(name, child->name(), length) == 0) break;
+  }
+  return child;
+}
+
+/// Resolves a path ("a/b/c", leading and doubled slashes skipped) to a node below `node`.
+inline int cfg_resolve_node(const cfg_node* node, const char* path, const cfg_node** out) noexcept {
+  if (node == nullptr) return cfg_no_parent;
+  const cfg_node* child = nullptr;
+  for (;;) {
+    while (*path == '/') ++path;
+    if (*path == '\0') {
+      if (child == nullptr) return cfg_invalid_path;
+      *out = child;
+      return cfg_ok;
+    }
+    const char* next = std::strchr(path, '/');
+    if (next == nullptr) next = std::strchr(path, '\0');
+    child = cfg_find_child(node, path, static_cast<std::size_t>(next - path));
+    if (child == nullptr) return cfg_child_not_found;
+    node = child;
+    path = next;
+  }
+}
+
+/// The leaf called `name` (one component) in `node`'s leaf list: a walk comparing lengths, then bytes.
+inline int cfg_resolve_leaf(const cfg_node* node, const char* name, const cfg_leaf** out) noexcept {
+  if (node == nullptr) return cfg_no_parent;
+  const std::size_t length = std::strlen(name);
+  for (const cfg_leaf* leaf = node->first_leaf; leaf != nullptr; leaf = leaf->next) {
+    if (length == leaf->name_length && std::memcmp(name, leaf->name(), length) == 0) {
+      *out = leaf;
+      return cfg_ok;
+    }
+  }
+  return cfg_value_not_found;
+}
+
+/// The integer value `name` of `node`, type-checked.
+inline int cfg_query_integer(const cfg_node* node, const char* name, std::uint64_t* out) noexcept {
+  const cfg_leaf* leaf = nullptr;
+  const int rc = cfg_resolve_leaf(node, name, &leaf);
+  if (rc != cfg_ok) return rc;
+  if (leaf->type != cfg_value_type::integer) return cfg_not_integer;
+  *out = leaf->value.integer;
+  return cfg_ok;
+}
+
+/// The integer value `name` of `node` as a uint32_t, type- and range-checked.
+inline int cfg_query_u32(const cfg_node* node, const char* name, std::uint32_t* out) noexcept {
+  std::uint64_t v = 0;
+  const int rc = cfg_query_integer(node, name, &v);
+  if (rc != cfg_ok) return rc;
+  if ((v & 0xFFFFFFFF00000000ULL) != 0) return cfg_integer_too_big;
+  *out = static_cast<std::uint32_t>(v);
+  return cfg_ok;
+}
+
+/// The uint32_t value at a full path "a/b/.../name": what a caller of the reference gets from
+/// CFGMR3GetChild(node, "a/b/...") followed by CFGMR3QueryU32(child, "name"), done in one pass
+/// over the path (the node part is not copied or scanned twice).
+inline int cfg_query_u32_at(const cfg_node* node, const char* path, std::uint32_t* out) noexcept {
+  if (node == nullptr) return cfg_no_parent;
+  for (;;) {
+    while (*path == '/') ++path;
+    const char* next = std::strchr(path, '/');
+    if (next == nullptr) return cfg_query_u32(node, path, out);  // the last component names the value
+    node = cfg_find_child(node, path, static_cast<std::size_t>(next - path));
+    if (node == nullptr) return cfg_child_not_found;
+    path = next;
+  }
+}
+
+/// Owns a CFGM-style tree: an unnamed root node and everything below it.
+class cfg_tree {
+ public:
+  cfg_tree() noexcept : root_(cfg_alloc<cfg_node>("", 0)) {}
+  cfg_tree(const cfg_tree&) = delete;
+  cfg_tree& operator=(const cfg_tree&) = delete;
+  ~cfg_tree() {
+    if (root_ != nullptr) cfg_free_subtree(root_);
+  }
+  [[nodiscard]] cfg_node* root() noexcept { return root_; }
+  [[nodiscard]] const cfg_node* root() const noexcept { return root_; }
+
+ private:
+  cfg_node* root_;
+};
 
 }  // namespace seed

@@ -8,6 +8,9 @@
 #include <fstream>
 #include <limits>
 #include <string>
+#include <thread>
+
+#include <sys/stat.h>
 
 namespace {
 
@@ -206,5 +209,45 @@ TEST_CASE("files: load, save, and errors that name the file") {
   CHECK(e.error_value().detail().starts_with((dir / "bad.json").string() + ":2:"));
   CHECK(pdm::load_json_file(dir / "missing.json").error_value() == pdm::errc::io_error);
   CHECK(pdm::save_json_file(r->root(), dir / "no" / "such" / "dir.json").error_value() == pdm::errc::io_error);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a UTF-8 byte order mark is allowed") {
+  pdm::result<pdm::config_tree> r = pdm::load_json("\xEF\xBB\xBF{\"A\": 1}");
+  REQUIRE(r);
+  CHECK(*r->root().get<int>("A") == 1);
+}
+
+TEST_CASE("parse errors quote bad bytes escaped, so the message is valid UTF-8") {
+  const pdm::error e = load_error("{\"A\": \"\xff\"}");
+  CHECK(e == pdm::errc::parse_error);
+  CHECK(pdm::detail::valid_utf8(e.message()));
+  CHECK(e.message().find("\\xff") != std::string::npos);
+}
+
+TEST_CASE("a file that is not a regular file (a pipe) loads too; a failed save keeps the old file") {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "pdm-test-config-json-2";
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path fifo = dir / "pipe.json";
+  std::filesystem::remove(fifo);
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  std::thread writer([&] {
+    std::ofstream out(fifo);
+    out << R"({"Piped": {"Value": 7}})";
+  });
+  pdm::result<pdm::config_tree> piped = pdm::load_json_file(fifo);
+  writer.join();
+  REQUIRE(piped);
+  CHECK(*piped->root().get<int>("Piped/Value") == 7);
+  const std::filesystem::path file = dir / "keep.json";
+  pdm::config_tree t;
+  REQUIRE(t->add_value("A", 1));
+  REQUIRE(pdm::save_json_file(t.root(), file));
+  std::filesystem::create_directory(dir / "keep.json.pdm-tmp");  // the temporary cannot be written
+  REQUIRE(t->set_value("A", 2));
+  CHECK(pdm::save_json_file(t.root(), file).error_value() == pdm::errc::io_error);
+  pdm::result<pdm::config_tree> back = pdm::load_json_file(file);
+  REQUIRE(back);
+  CHECK(*back->root().get<int>("A") == 1);
   std::filesystem::remove_all(dir);
 }

@@ -90,3 +90,35 @@ TEST_CASE("a list of overrides is all or nothing") {
   CHECK(*t->get<int>("VM/New/Value") == 1);
   CHECK(*t->get<int>("VM/Port") == 2);
 }
+
+TEST_CASE("a failed override leaves nothing behind") {
+  pdm::config_tree t;
+  CHECK(pdm::apply_override(t.root(), "New/Sub/Port:integer=abc").error_value() == pdm::errc::wrong_type);
+  CHECK(pdm::apply_override(t.root(), "New/$bad/Port=1").error_value() == pdm::errc::invalid_name);
+  CHECK(pdm::apply_override(t.root(), "New/Sub/S=\xff").error_value() == pdm::errc::invalid_value);
+  CHECK(t->empty());
+}
+
+TEST_CASE("an unknown :kind is an error, not part of the name") {
+  pdm::config_tree t;
+  const pdm::status s = pdm::apply_override(t.root(), "Flag:boolean=1");
+  CHECK(s.error_value() == pdm::errc::invalid_argument);
+  CHECK(s.error_value().detail() == "unknown kind \"boolean\" (integer, string, bytes or bool)");
+  CHECK(pdm::apply_override(t.root(), "X:float=1.5").error_value() == pdm::errc::invalid_argument);
+  CHECK(t->empty());
+  REQUIRE(pdm::apply_override(t.root(), "Drive:C=1"));  // not a lower-case word: part of the name
+  CHECK(*t->get<int>("Drive:C") == 1);
+}
+
+TEST_CASE("overrides respect the depth limit, even in a deep node and in a list") {
+  pdm::config_tree t;
+  std::string deep = "n";
+  for (int i = 1; i < 62; ++i) deep += "/n";
+  pdm::config_node& node = **t->ensure_child(deep);  // depth 62
+  REQUIRE(pdm::apply_override(node, "a/b/c=1"));     // c's node, b, at depth 64: the deepest allowed
+  CHECK(pdm::apply_override(node, "x/y/z/w=1").error_value() == pdm::errc::nesting_too_deep);
+  const pdm::config_tree before = t->clone();
+  const std::vector<std::string> list{"First=1", "x/y/z/w=1"};
+  CHECK(pdm::apply_overrides(node, list).error_value() == pdm::errc::nesting_too_deep);
+  CHECK(t == before);
+}

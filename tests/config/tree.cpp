@@ -313,3 +313,43 @@ TEST_CASE("the dump is indented text a person can read") {
         "          Driver = \"TCP\"\n"
         "Name = \"vm \\\"one\\\"\"\n");
 }
+
+TEST_CASE("merge keeps merged nodes where they are: pointers to them stay valid") {
+  pdm::config_tree a;
+  pdm::config_node* sub = *a->ensure_child("Sub/Deeper");
+  sub->set_restricted_root();
+  pdm::config_tree b;
+  REQUIRE(b->ensure_child("Sub/Deeper"));
+  REQUIRE(b->add_value("Sub/Deeper/X", 1));
+  REQUIRE(a->merge(b.root()));
+  CHECK(a->find_child("Sub/Deeper") == sub);
+  CHECK(*sub->get<int>("X") == 1);
+  CHECK(sub->is_restricted_root());
+}
+
+TEST_CASE("clone and merge keep restricted roots restricted") {
+  pdm::config_tree t;
+  (*t->ensure_child("LUN#0/Config"))->set_restricted_root();
+  const pdm::config_tree copy = t->clone();
+  CHECK(copy->find_child("LUN#0/Config")->is_restricted_root());
+  pdm::config_tree dst;
+  REQUIRE(dst->merge(t.root()));
+  CHECK(dst->find_child("LUN#0/Config")->is_restricted_root());
+}
+
+TEST_CASE("ensure_child checks every name and the depth before creating anything") {
+  pdm::config_tree t;
+  CHECK(t->ensure_child("New/$bad").error_value() == pdm::errc::invalid_name);
+  CHECK(t->ensure_child("New/ok//x").error_value() == pdm::errc::invalid_name);
+  std::string too_deep = "n";
+  for (int i = 0; i < 64; ++i) too_deep += "/n";
+  CHECK(t->ensure_child(too_deep).error_value() == pdm::errc::nesting_too_deep);
+  CHECK(t->empty());
+}
+
+TEST_CASE("get_or takes a string literal as the fallback") {
+  pdm::config_tree t;
+  REQUIRE(t->add_value("Format", "qcow"));
+  CHECK(*t->get_or("Format", "raw") == "qcow");
+  CHECK(*t->get_or("Missing", "raw") == "raw");
+}

@@ -90,3 +90,28 @@ TEST_CASE("values that cannot be stored say why") {
         "a string value must be valid UTF-8 (use bytes for binary data)");
   CHECK_FALSE(pdm::value_problem(pdm::config_value(std::string(pdm::config_limits::max_value_bytes + 1, 'x'))).empty());
 }
+
+// Floating point, characters, enums and pointers do not silently become a bool.
+template <class T>
+concept storable = std::is_constructible_v<pdm::config_value, T>;
+enum plain_enum { plain_a };
+enum class scoped_enum { a };
+static_assert(!storable<double>);
+static_assert(!storable<float>);
+static_assert(!storable<char>);
+static_assert(!storable<char8_t>);
+static_assert(!storable<plain_enum>);
+static_assert(!storable<scoped_enum>);
+static_assert(!storable<int*>);
+static_assert(!storable<std::nullptr_t>);
+static_assert(storable<const char*>);
+static_assert(storable<char*>);
+static_assert(storable<unsigned char>);
+static_assert(storable<std::int8_t>);
+static_assert(storable<bool>);
+
+TEST_CASE("a char* is a string, not a bool") {
+  char text[] = "abc";
+  char* p = text;
+  CHECK(pdm::config_value(p).kind() == pdm::value_kind::string);
+}

@@ -215,7 +215,21 @@ class json_tree_builder {
     if (const std::size_t c = what.find("column "); c != std::string_view::npos) {
       if (const std::size_t colon = what.find(": ", c); colon != std::string_view::npos) what.remove_prefix(colon + 2);
     }
-    error_ = error(errc::parse_error, where(position) + std::string(what));
+    // The parser quotes what it last read, which may be invalid UTF-8: escape such bytes so the
+    // message itself stays valid text.
+    std::string text;
+    for (char c : what) {
+      const auto u = static_cast<unsigned char>(c);
+      if (u >= 0x80 || u < 0x20) {
+        static constexpr char digits[] = "0123456789abcdef";
+        text += "\\x";
+        text += digits[u >> 4U];
+        text += digits[u & 0xFU];
+      } else {
+        text += c;
+      }
+    }
+    error_ = error(errc::parse_error, where(position) + text);
     if (!frames_.empty()) error_->path(frames_.back().path);
     return false;
   }
@@ -228,7 +242,7 @@ class json_tree_builder {
 
   // Called before parsing: the top level must be an object.
   [[nodiscard]] std::optional<error> check_top_level() {
-    std::size_t i = 0;
+    std::size_t i = text_.starts_with("\xEF\xBB\xBF") ? 3 : 0;  // a UTF-8 byte order mark (the parser skips it too)
     while (i < text_.size() && (text_[i] == ' ' || text_[i] == '\t' || text_[i] == '\n' || text_[i] == '\r')) ++i;
     if (i < text_.size() && text_[i] != '{') {
       return error(errc::wrong_type, where(i + 1) + "a config file holds one JSON object");
@@ -354,22 +368,27 @@ inline nlohmann::ordered_json to_json(const config_node& node) {
   }
 }
 
-/// \brief Reads and parses a JSON config file; errors name the file, line and column.
+/// \brief Reads and parses a JSON config file (a regular file, a pipe or a device); errors name
+/// the file, line and column.
 [[nodiscard]] inline result<config_tree> load_json_file(const std::filesystem::path& file,
                                                         json_load_options options = {}) {
-  std::error_code ec;
-  const std::uintmax_t size = std::filesystem::file_size(file, ec);
-  if (ec) return error(errc::io_error, file.string() + ": " + ec.message());
-  if (size > options.max_input_bytes) {
-    return error(errc::out_of_range, file.string() + " is " + std::to_string(size) + " bytes; the limit is " +
-                                         std::to_string(options.max_input_bytes));
-  }
   std::ifstream in(file, std::ios::binary);
-  if (!in) return error(errc::io_error, file.string() + ": cannot open");
-  std::string text(static_cast<std::size_t>(size), '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (in.gcount() != static_cast<std::streamsize>(text.size()))
-    return error(errc::io_error, file.string() + ": short read");
+  if (!in) {
+    std::error_code ec;
+    const bool exists = std::filesystem::exists(file, ec);
+    return error(errc::io_error, file.string() + (exists ? ": cannot open" : ": no such file"));
+  }
+  std::string text;
+  std::array<char, 65536> chunk{};
+  while (in) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    text.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
+    if (text.size() > options.max_input_bytes) {
+      return error(errc::out_of_range, file.string() + " is larger than the limit of " +
+                                           std::to_string(options.max_input_bytes) + " bytes");
+    }
+  }
+  if (in.bad()) return error(errc::io_error, file.string() + ": read failed");
   if (options.source_name.empty()) options.source_name = file.string();
   return load_json(text, options);
 }
@@ -382,14 +401,30 @@ inline nlohmann::ordered_json to_json(const config_node& node) {
   return out;
 }
 
-/// \brief Writes the subtree as JSON to `file` (replacing it); `io_error` on failure.
+/// \brief Writes the subtree as JSON to `file`: to a temporary file beside it, then renamed over
+/// it, so a failed write leaves the old file as it was; `io_error` on failure.
 [[nodiscard]] inline status save_json_file(const config_node& node, const std::filesystem::path& file, int indent = 2) {
   const std::string text = save_json(node, indent);
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  if (!out) return error(errc::io_error, file.string() + ": cannot open for writing");
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-  out.close();
-  if (!out) return error(errc::io_error, file.string() + ": write failed");
+  std::filesystem::path temp = file;
+  temp += ".pdm-tmp";
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    if (!out) return error(errc::io_error, file.string() + ": cannot open " + temp.string() + " for writing");
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    out.close();
+    if (!out) {
+      std::error_code ignored;
+      std::filesystem::remove(temp, ignored);
+      return error(errc::io_error, file.string() + ": write failed");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(temp, file, ec);
+  if (ec) {
+    std::error_code ignored;
+    std::filesystem::remove(temp, ignored);
+    return error(errc::io_error, file.string() + ": " + ec.message());
+  }
   return ok();
 }
 

@@ -8,6 +8,7 @@
 // `Path:string=123`, `Id:integer=0x10`, `Key:bytes=00ff10` (hex), `Flag:bool=1`.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -101,8 +102,13 @@ namespace detail {
 
 }  // namespace detail
 
-/// \brief Applies one `path[:kind]=value` override below `root` (see the header's comment).
-[[nodiscard]] inline status apply_override(config_node& root, std::string_view assignment) {
+namespace detail {
+
+// Applies one override below `root` as if `root` were `depth_offset` nodes deeper (the trial
+// run of apply_overrides works on a copy whose root is at depth 0). Everything is checked before
+// anything changes.
+[[nodiscard]] inline status apply_override_at(config_node& root, std::string_view assignment,
+                                              std::size_t depth_offset) {
   const std::size_t eq = assignment.find('=');
   if (eq == std::string_view::npos) {
     return error(errc::invalid_argument, "an override reads path=value, not " + config_value::quote(assignment));
@@ -110,36 +116,45 @@ namespace detail {
   std::string_view path = assignment.substr(0, eq);
   const std::string_view text = assignment.substr(eq + 1);
   std::optional<value_kind> forced;
-  for (value_kind k : {value_kind::integer, value_kind::string, value_kind::bytes, value_kind::boolean}) {
-    const std::string suffix = ":" + std::string(value_kind_name(k));
-    if (path.size() > suffix.size() && path.ends_with(suffix)) {
-      forced = k;
-      path.remove_suffix(suffix.size());
-      break;
+  const std::size_t colon = path.rfind(':');
+  if (colon != std::string_view::npos && path.find('/', colon) == std::string_view::npos) {
+    const std::string_view suffix = path.substr(colon + 1);
+    for (value_kind k : {value_kind::integer, value_kind::string, value_kind::bytes, value_kind::boolean}) {
+      if (suffix == value_kind_name(k)) forced = k;
     }
+    const bool word = !suffix.empty() && std::ranges::all_of(suffix, [](char c) { return c >= 'a' && c <= 'z'; });
+    if (!forced && word) {
+      return error(errc::invalid_argument,
+                   "unknown kind " + config_value::quote(suffix) + " (integer, string, bytes or bool)")
+          .path(root.full_path(path.substr(0, colon)));
+    }
+    if (forced) path.remove_suffix(suffix.size() + 1);
   }
   const std::string full = root.full_path(path);
-  const auto [dir, name] = detail::split_last(path);
-  config_node* at = &root;
-  if (path.find('/') != std::string_view::npos) {
-    result<config_node*> n = root.ensure_child(dir);
-    if (!n) return std::move(n).error_value();
-    at = *n;
-  }
-  if (std::string_view p = name_problem(name); !p.empty()) {
+  const auto [dir, name] = split_last(path);
+  const bool nested = path.find('/') != std::string_view::npos;
+  if (std::string_view p = pdm::name_problem(name); !p.empty()) {
     return error(errc::invalid_name, std::string(p) + ": " + config_value::quote(name)).path(full);
   }
-  if (at->has_child(name)) return error(errc::wrong_type, "a node, not a value").path(full);
+  const std::size_t parents = nested ? static_cast<std::size_t>(std::ranges::count(path, '/')) : 0;
+  if (root.depth() + depth_offset + parents > config_limits::max_depth) {
+    return error(errc::nesting_too_deep, "a tree is at most 64 nodes deep").path(full);
+  }
+  // The value's kind: forced, else the existing value's, else what the text reads as.
+  config_node* existing_at = nested ? root.find_child(dir) : &root;
   std::optional<value_kind> kind = forced;
-  if (!kind) {
-    if (const config_value* existing = at->find_value(name)) kind = existing->kind();
+  if (existing_at != nullptr) {
+    if (existing_at->has_child(name)) return error(errc::wrong_type, "a node, not a value").path(full);
+    if (const config_value* existing = existing_at->find_value(name); existing != nullptr && !kind) {
+      kind = existing->kind();
+    }
   }
   result<config_value> v = error(errc::internal_error);
   if (kind) {
-    v = detail::parse_as(*kind, text, full);
+    v = parse_as(*kind, text, full);
   } else {
     errc why{};
-    if (std::optional<config_value> i = detail::parse_integer(text, why)) {
+    if (std::optional<config_value> i = parse_integer(text, why)) {
       v = *i;
     } else if (why != errc::wrong_type) {
       v = error(why, config_value::quote(text)).path(full);
@@ -150,20 +165,36 @@ namespace detail {
     }
   }
   if (!v) return std::move(v).error_value();
+  if (std::string_view p = value_problem(*v); !p.empty()) return error(errc::invalid_value, std::string(p)).path(full);
+  config_node* at = existing_at;
+  if (at == nullptr) {
+    result<config_node*> n = root.ensure_child(dir);  // checks every name before creating any node
+    if (!n) return std::move(n).error_value();
+    at = *n;
+  }
   return at->set_value(name, std::move(*v));
+}
+
+}  // namespace detail
+
+/// \brief Applies one `path[:kind]=value` override below `root` (see the header's comment); on an
+/// error nothing changes.
+[[nodiscard]] inline status apply_override(config_node& root, std::string_view assignment) {
+  return detail::apply_override_at(root, assignment, 0);
 }
 
 /// \brief Applies overrides in order, all or nothing: on an error `root` is unchanged.
 [[nodiscard]] inline status apply_overrides(config_node& root, std::span<const std::string> assignments) {
+  // A trial run on a copy finds the first error, so the real run below cannot fail half-way.
   config_tree trial = root.clone();
   for (const std::string& a : assignments) {
-    if (status s = apply_override(trial.root(), a); !s) {
+    if (status s = detail::apply_override_at(trial.root(), a, root.depth()); !s) {
       error e = std::move(s).error_value();
       return e.path(root.full_path(e.config_path()));
     }
   }
   for (const std::string& a : assignments) {
-    if (status s = apply_override(root, a); !s) return s;  // cannot fail: the trial run passed
+    if (status s = apply_override(root, a); !s) return s;  // not reached: the trial run passed
   }
   return ok();
 }

@@ -56,6 +56,40 @@ struct merge_options {
 
 namespace detail {
 
+// The n < 8 bytes at p as one word, without a byte loop (which the compilers turn into byte stores
+// and a wide reload: a store-forwarding stall). Overlapping loads; every byte counts.
+[[nodiscard]] inline std::uint64_t tail_bytes(const char* p, std::size_t n) noexcept {
+  if (n >= 4) {
+    std::uint32_t lo = 0;
+    std::uint32_t hi = 0;
+    std::memcpy(&lo, p, 4);
+    std::memcpy(&hi, p + n - 4, 4);
+    return (static_cast<std::uint64_t>(hi) << 32U) | lo;
+  }
+  if (n == 0) return 0;
+  const auto b = [p](std::size_t i) { return static_cast<std::uint64_t>(static_cast<unsigned char>(p[i])); };
+  return (b(0) << 16U) | (b(n / 2) << 8U) | b(n - 1);
+}
+
+// a == b for names, inline for the usual short ones (no call to memcmp).
+[[nodiscard]] inline bool same_name(std::string_view a, std::string_view b) noexcept {
+  const std::size_t n = a.size();
+  if (n != b.size()) return false;
+  if (n > 16) return std::memcmp(a.data(), b.data(), n) == 0;
+  if (n >= 8) {
+    std::uint64_t a0 = 0;
+    std::uint64_t a1 = 0;
+    std::uint64_t b0 = 0;
+    std::uint64_t b1 = 0;
+    std::memcpy(&a0, a.data(), 8);
+    std::memcpy(&b0, b.data(), 8);
+    std::memcpy(&a1, a.data() + n - 8, 8);
+    std::memcpy(&b1, b.data() + n - 8, 8);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+  }
+  return tail_bytes(a.data(), n) == tail_bytes(b.data(), n);
+}
+
 // A fast run-time hash for entry names (8 bytes per step); not stable across releases, never
 // stored.
 [[nodiscard]] inline std::uint64_t name_hash(std::string_view s) noexcept {
@@ -76,9 +110,7 @@ namespace detail {
     p += 8;
     n -= 8;
   }
-  std::uint64_t w = 0;
-  std::memcpy(&w, p, n);
-  return mix(h ^ w);
+  return mix(h ^ tail_bytes(p, n));
 }
 
 // Splits "a/b/c" into the node path "a/b" and the last name "c".
@@ -249,11 +281,19 @@ class config_node {
   }
   /// \brief The value at `path` (e.g. `Config/Path`), or nullptr.
   [[nodiscard]] const config_value* find_value(std::string_view path) const noexcept {
-    const auto [dir, name] = detail::split_last(path);
-    const config_node* n = dir.empty() && path.find('/') == std::string_view::npos ? this : find_child(dir);
-    if (n == nullptr) return nullptr;
-    const entry* e = n->find_entry(name);
-    return e == nullptr || e->node != nullptr ? nullptr : &e->value;
+    const config_node* n = this;
+    const char* p = path.data();
+    const char* const end = p + path.size();
+    for (;;) {  // one pass: no rfind for the last name, no memchr call per (short) name
+      const char* slash = p;
+      while (slash != end && *slash != '/') ++slash;
+      const entry* e = n->find_entry(std::string_view(p, static_cast<std::size_t>(slash - p)));
+      if (e == nullptr) return nullptr;
+      if (slash == end) return e->node != nullptr ? nullptr : &e->value;
+      if (e->node == nullptr) return nullptr;
+      n = e->node.get();
+      p = slash + 1;
+    }
   }
   /// \brief The entry (value or child node) called `name` in this node, if any; `name` is one
   /// name, not a path.
@@ -289,6 +329,11 @@ class config_node {
     return get<T>(path);
   }
 
+  /// \brief As get_or<std::string>, for a string literal fallback.
+  [[nodiscard]] result<std::string> get_or(std::string_view path, const char* fallback) const {
+    return get_or<std::string>(path, std::string(fallback));
+  }
+
   // ---- changes ------------------------------------------------------------------------------
 
   /// \brief Adds a child node `name` (or the last node of a path whose other nodes exist);
@@ -300,23 +345,38 @@ class config_node {
     return (*at)->add_entry_node(name);
   }
   /// \brief The child node at `path`, creating every missing node on the way (like `mkdir -p`);
-  /// `wrong_type` if a value is in the way.
+  /// `wrong_type` if a value is in the way; all or nothing (names and depth are checked first).
   result<config_node*> ensure_child(std::string_view path) {
     if (path.empty()) return bad_name(path, "an empty path");
+    // Walk what exists, then check every missing name and the depth before creating anything.
     config_node* n = this;
     for (;;) {
       const std::size_t slash = path.find('/');
       const std::string_view name = path.substr(0, slash);
-      entry* e = n->find_entry(name);
-      if (e == nullptr) {
-        result<config_node*> added = n->add_entry_node(name);
-        if (!added) return added;
-        n = *added;
-      } else if (e->node == nullptr) {
+      const entry* e = n->find_entry(name);
+      if (e == nullptr) break;
+      if (e->node == nullptr)
         return error(errc::wrong_type, "a value is in the way of a node").path(n->full_path(name));
-      } else {
-        n = e->node.get();
-      }
+      n = e->node.get();
+      if (slash == std::string_view::npos) return n;
+      path.remove_prefix(slash + 1);
+    }
+    std::size_t missing = 0;
+    for (std::string_view rest = path;; ++missing) {
+      const std::size_t slash = rest.find('/');
+      const std::string_view name = rest.substr(0, slash);
+      if (std::string_view p = pdm::name_problem(name); !p.empty()) return n->bad_name(name, p);
+      if (slash == std::string_view::npos) break;
+      rest.remove_prefix(slash + 1);
+    }
+    if (n->depth() + missing + 1 > config_limits::max_depth) {
+      return error(errc::nesting_too_deep, "a tree is at most 64 nodes deep").path(n->full_path(path));
+    }
+    for (;;) {
+      const std::size_t slash = path.find('/');
+      result<config_node*> added = n->add_entry_node(path.substr(0, slash));
+      if (!added) return added;  // only on a broken invariant: every name was checked
+      n = *added;
       if (slash == std::string_view::npos) return n;
       path.remove_prefix(slash + 1);
     }
@@ -338,10 +398,13 @@ class config_node {
 
   /// \brief Moves a whole tree in as the child `name`; `already_exists` if the name is taken.
   status adopt(std::string_view name, config_tree&& subtree);
-  /// \brief A deep copy of this node's subtree as a new tree (its root has no name and no parent).
+  /// \brief A deep copy of this node's subtree as a new tree (its root has no name and no parent;
+  /// restricted roots below it stay restricted).
   [[nodiscard]] config_tree clone() const;
-  /// \brief Merges `from`'s entries into this node, recursively; all or nothing: on an error this
-  /// node is unchanged. `from` may be anywhere, even in this node's own tree.
+  /// \brief Merges `from`'s entries into this node, recursively; all or nothing: a conflict under
+  /// a `fail` policy is found before anything changes. Nodes that are merged keep their identity
+  /// (pointers to them stay valid); replaced nodes and values are destroyed. `from` may be
+  /// anywhere, even in this node's own tree.
   status merge(const config_node& from, merge_options options = {});
 
   /// \brief The subtree as indented text, one entry per line: `Name = value` and `Name/` for nodes.
@@ -385,7 +448,7 @@ class config_node {
       const std::uint32_t slot = index_[pos];
       if (slot == 0) return nullptr;
       const entry& e = entries_[slot - 1];
-      if (e.hash == h && e.name == name) return &e;
+      if (e.hash == h && detail::same_name(e.name, name)) return &e;
     }
   }
   [[nodiscard]] entry* find_entry(std::string_view name) noexcept {
@@ -423,7 +486,7 @@ class config_node {
   }
 
   result<config_node*> add_entry_node(std::string_view name) {
-    if (std::string_view p = name_problem(name); !p.empty()) return bad_name(name, p);
+    if (std::string_view p = pdm::name_problem(name); !p.empty()) return bad_name(name, p);
     if (find_entry(name) != nullptr) return error(errc::already_exists).path(full_path(name));
     if (depth() + 1 > config_limits::max_depth) {
       return error(errc::nesting_too_deep, "a tree is at most 64 nodes deep").path(full_path(name));
@@ -441,7 +504,7 @@ class config_node {
       if (!at) return std::move(at).error_value();
       n = *at;
     }
-    if (std::string_view p = name_problem(name); !p.empty()) return n->bad_name(name, p);
+    if (std::string_view p = pdm::name_problem(name); !p.empty()) return n->bad_name(name, p);
     if (std::string_view p = value_problem(v); !p.empty()) {
       return error(errc::invalid_value, std::string(p)).path(n->full_path(name));
     }
@@ -474,7 +537,7 @@ class config_node {
     for (;;) {
       const std::size_t slash = rest.find('/');
       const std::string_view name = rest.substr(0, slash);
-      if (std::string_view p = name_problem(name); !p.empty()) {
+      if (std::string_view p = pdm::name_problem(name); !p.empty()) {
         return error(errc::invalid_name, std::string(p)).path(full_path(path));
       }
       const entry* e = n->find_entry(name);
@@ -504,6 +567,7 @@ class config_node {
       entry& mine = append(e.name);
       if (e.node != nullptr) {
         mine.node.reset(new config_node(this, e.name));
+        mine.node->restricted_ = e.node->restricted_;
         mine.node->copy_entries_from(*e.node);
       } else {
         mine.value = e.value;
@@ -511,47 +575,54 @@ class config_node {
     }
   }
 
-  status merge_into(const config_node& from, const merge_options& o) {
+  // The first conflict a merge with `o` would fail on, or nothing.
+  [[nodiscard]] std::optional<error> merge_conflict(const config_node& from, const merge_options& o) const {
+    for (const entry& src : from.entries_) {
+      const entry* dst = find_entry(src.name);
+      if (dst == nullptr) continue;
+      if (src.node == nullptr) {
+        if (o.values == value_merge::fail) return error(errc::already_exists).path(full_path(src.name));
+        continue;
+      }
+      if (o.children == child_merge::fail) return error(errc::already_exists).path(full_path(src.name));
+      if (o.children == child_merge::merge && dst->node != nullptr) {
+        if (std::optional<error> e = dst->node->merge_conflict(*src.node, o)) return e;
+      }
+    }
+    return std::nullopt;
+  }
+
+  // Applies a merge merge_conflict found no conflict in.
+  void merge_into(const config_node& from, const merge_options& o) {
     for (const entry& src : from.entries_) {
       entry* dst = find_entry(src.name);
       if (dst == nullptr) {
         entry& e = append(src.name);
         if (src.node != nullptr) {
           e.node.reset(new config_node(this, src.name));
+          e.node->restricted_ = src.node->restricted_;
           e.node->copy_entries_from(*src.node);
         } else {
           e.value = src.value;
         }
         continue;
       }
-      const bool source_is_node = src.node != nullptr;
-      const bool both_nodes = source_is_node && dst->node != nullptr;
-      if (!source_is_node) {
-        if (o.values == value_merge::fail) return error(errc::already_exists).path(full_path(src.name));
+      if (src.node == nullptr) {
         if (o.values == value_merge::keep_existing) continue;
         dst->node.reset();
         dst->value = src.value;
         continue;
       }
-      switch (o.children) {
-        case child_merge::fail:
-          return error(errc::already_exists).path(full_path(src.name));
-        case child_merge::keep_existing:
-          continue;
-        case child_merge::merge:
-          if (both_nodes) {
-            if (status s = dst->node->merge_into(*src.node, o); !s) return s;
-            continue;
-          }
-          [[fallthrough]];
-        case child_merge::replace:
-          dst->node.reset(new config_node(this, src.name));
-          dst->node->copy_entries_from(*src.node);
-          dst->value = config_value{};
-          continue;
+      if (o.children == child_merge::keep_existing) continue;
+      if (o.children == child_merge::merge && dst->node != nullptr) {
+        dst->node->merge_into(*src.node, o);
+        continue;
       }
+      dst->node.reset(new config_node(this, src.name));
+      dst->node->restricted_ = src.node->restricted_;
+      dst->node->copy_entries_from(*src.node);
+      dst->value = config_value{};
     }
-    return ok();
   }
 
   void dump_into(std::string& out, std::size_t indent) const {
@@ -606,7 +677,7 @@ inline config_tree config_node::clone() const {
 }
 
 inline status config_node::adopt(std::string_view name, config_tree&& subtree) {
-  if (std::string_view p = name_problem(name); !p.empty()) return bad_name(name, p);
+  if (std::string_view p = pdm::name_problem(name); !p.empty()) return bad_name(name, p);
   if (find_entry(name) != nullptr) return error(errc::already_exists).path(full_path(name));
   if (depth() + 1 + subtree.root_->height() > config_limits::max_depth) {
     return error(errc::nesting_too_deep, "a tree is at most 64 nodes deep").path(full_path(name));
@@ -623,19 +694,20 @@ inline status config_node::merge(const config_node& from, merge_options options)
   if (depth() + from.height() > config_limits::max_depth) {
     return error(errc::nesting_too_deep, "a tree is at most 64 nodes deep").path(path());
   }
-  // Merge into a copy, then swap it in (which also makes `from` inside this subtree harmless): an error half-way leaves
-  // this node as it was.
-  config_tree work = clone();
-  if (status s = work.root_->merge_into(from, options); !s) {
-    error e = std::move(s).error_value();
-    // The copy's paths are relative to its own root; restate them from this node.
-    return e.path(full_path(e.config_path()));
+  // From the same tree (even this very node), merge from a copy: changing the tree while
+  // reading it could copy a node into itself or destroy what is being read.
+  auto top = [](const config_node* n) {
+    while (n->parent_ != nullptr) n = n->parent_;
+    return n;
+  };
+  if (top(this) == top(&from)) {
+    const config_tree copy = from.clone();
+    return merge(copy.root(), options);
   }
-  entries_.swap(work.root_->entries_);
-  index_.swap(work.root_->index_);
-  for (entry& e : entries_) {
-    if (e.node != nullptr) e.node->parent_ = this;
-  }
+  // Find conflicts first, then change in place: nodes that are merged (not replaced) stay
+  // where they are, so pointers to them stay valid.
+  if (std::optional<error> e = merge_conflict(from, options)) return std::move(*e);
+  merge_into(from, options);
   return ok();
 }
 

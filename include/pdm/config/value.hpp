@@ -128,8 +128,21 @@ class config_value {
   config_value(std::string s) noexcept : v_(std::move(s)) {}  // NOLINT(google-explicit-constructor)
   config_value(std::string_view s) : v_(std::string(s)) {}    // NOLINT(google-explicit-constructor)
   config_value(const char* s) : v_(std::string(s)) {}         // NOLINT(google-explicit-constructor)
+  config_value(char* s) : v_(std::string(s)) {}               // NOLINT(google-explicit-constructor)
   /// \brief A byte string.
   config_value(config_bytes b) noexcept : v_(std::move(b)) {}  // NOLINT(google-explicit-constructor)
+  /// Deleted: these would otherwise become a bool. Config values have no floating point (store
+  /// an integer in a documented unit), characters are not integers here, and an enum is stored
+  /// by name (a string) or as an explicit integer.
+  template <class T>
+  requires std::floating_point<T> || std::same_as<T, char> || std::same_as<T, wchar_t> || std::same_as<T, char8_t> ||
+      std::same_as<T, char16_t> || std::same_as<T, char32_t> || std::is_enum_v<T>
+      config_value(T)
+  = delete;
+  template <class T>
+  requires(!std::same_as<std::remove_cv_t<T>, char>) config_value(T*)
+  = delete;
+  config_value(std::nullptr_t) = delete;
 
   [[nodiscard]] value_kind kind() const noexcept {
     switch (v_.index()) {

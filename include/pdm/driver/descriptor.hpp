@@ -207,7 +207,7 @@ inline constexpr driver_descriptor descriptor_of = detail::make_descriptor<D>();
 [[nodiscard]] inline status validate_descriptor(const driver_descriptor& d) {
   auto fail = [&d](errc code, std::string why) -> status {
     error e(code, std::move(why));
-    if (detail::check_driver_name(d.name) == detail::name_problem::none) e.driver(d.name);
+    if (detail::check_driver_name(d.name) == detail::driver_name_problem::none) e.driver(d.name);
     return e;
   };
   if (d.version != descriptor_version || d.version_end != descriptor_version) {
@@ -216,14 +216,14 @@ inline constexpr driver_descriptor descriptor_of = detail::make_descriptor<D>();
                                                         std::to_string(descriptor_version));
   }
   switch (detail::check_driver_name(d.name)) {
-    case detail::name_problem::none:
+    case detail::driver_name_problem::none:
       break;
-    case detail::name_problem::empty:
+    case detail::driver_name_problem::empty:
       return fail(errc::invalid_registration, "the name is empty");
-    case detail::name_problem::too_long:
+    case detail::driver_name_problem::too_long:
       return fail(errc::invalid_registration,
                   "the name '" + std::string(d.name.substr(0, 64)) + "' is longer than 31 characters");
-    case detail::name_problem::bad_character:
+    case detail::driver_name_problem::bad_character:
       return fail(errc::invalid_registration,
                   "the name '" + std::string(d.name) + "' may contain only letters, digits, '_', ' ' and '-'");
   }

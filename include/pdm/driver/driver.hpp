@@ -204,7 +204,7 @@ inline constexpr bool driver_name_is_at_most_31_characters =
 
 template <class D>
 inline constexpr bool driver_name_has_only_letters_digits_underscores_spaces_and_dashes =
-    detail::check_driver_name(detail::traits_of<D>().name) != detail::name_problem::bad_character;
+    detail::check_driver_name(detail::traits_of<D>().name) != detail::driver_name_problem::bad_character;
 
 template <class D>
 inline constexpr bool driver_description_is_not_empty = !detail::traits_of<D>().description.empty();

@@ -36,12 +36,17 @@ class driver_object {
   };
 
  public:
-  /// \brief Constructs instance `instance` of the driver `d` (config: the bound config_type or null).
+  /// \brief Constructs instance `instance` of the driver `d`; `config` points to the bound
+  /// config_type for a driver that declares one (`invalid_argument` if it is null), else null.
   ///
   /// A constructor that throws gives errc::constructor_failed with the exception's text; a
   /// failed allocation gives errc::no_memory. Either way nothing is left allocated.
   [[nodiscard]] static result<driver_object> create(const driver_descriptor& d, std::uint32_t instance,
                                                     const void* config = nullptr) {
+    if (config == nullptr && has_hook(d.hooks, driver_hooks::config)) {
+      return error(errc::invalid_argument, "the driver takes a config_type: bind its config and pass it")
+          .driver(d.name, instance);
+    }
     const placement p = place(d.provides);
     const layout l = layout_of(d, p);
     void* block = ::operator new(l.size, std::align_val_t(l.alignment), std::nothrow);

@@ -82,19 +82,19 @@ struct driver_traits {
 namespace detail {
 
 /// What is wrong with a driver name, if anything; shared by compile-time and run-time checks.
-enum class name_problem { none, empty, too_long, bad_character };
+enum class driver_name_problem { none, empty, too_long, bad_character };
 
 constexpr bool is_name_character(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == ' ' || c == '-';
 }
 
-constexpr name_problem check_driver_name(std::string_view name) noexcept {
-  if (name.empty()) return name_problem::empty;
-  if (name.size() > max_driver_name_length) return name_problem::too_long;
+constexpr driver_name_problem check_driver_name(std::string_view name) noexcept {
+  if (name.empty()) return driver_name_problem::empty;
+  if (name.size() > max_driver_name_length) return driver_name_problem::too_long;
   for (char c : name) {
-    if (!is_name_character(c)) return name_problem::bad_character;
+    if (!is_name_character(c)) return driver_name_problem::bad_character;
   }
-  return name_problem::none;
+  return driver_name_problem::none;
 }
 
 constexpr bool is_known_class_mask(driver_class mask) noexcept {
