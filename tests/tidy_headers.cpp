@@ -68,6 +68,8 @@ int main() {
   if (tree->root().get_or<int>("A/B", 0).value_or(0) != 1 || pdm::save_json(tree->root()).empty()) return 5;
   if (!tree->root().merge(tree->root().clone().root())) return 6;
   if (pdm::bind<sample_config>(tree->root()).has_value()) return 7;
+  if (pdm::config_schema<sample_config>().size() != 9) return 8;
+  if (pdm::config_reference(drivers{}, "Reference").empty()) return 9;
   (void)pdm::as_hana(drivers{});
   return r.has_value() ? 3 : 0;
 }

@@ -1,114 +1,26 @@
 // registry_tour: the demo until the example VMM (minivmm) exists.
 //
-// Registers a small storage stack's drivers, prints the registry, checks the stack statically,
-// then builds the stack by hand through type-erased descriptors (what the chain manager will do
-// from configuration), checking each link's interfaces at run time before constructing, and runs a
-// write/read workload through it.
+// Registers a small storage stack's drivers and prints the registry; loads the VM's config from
+// JSON (examples/configs/tour.json, or the file given), applies `path=value` overrides from the
+// command line, and builds the chain a LUN's config describes, top to bottom: each driver found
+// by name, its interfaces checked against the driver above before it is constructed, its
+// `Config` node bound to its typed config struct (every problem reported at once). Then it runs
+// a write/read workload through the chain. The chain manager will do all of this from the
+// config; the demo shows the pieces it is made of.
+//
+// Usage: registry_tour [CONFIG.json] [path=value ...]
 #include <pdm/pdm.hpp>
 
 #include <array>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
-#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
-namespace tour {
+#include "../drivers/storage.hpp"
 
-struct media {
-  static constexpr std::string_view interface_id = "tour.media/1";
-  virtual bool read(std::uint64_t offset, void* out, std::size_t size) = 0;
-  virtual bool write(std::uint64_t offset, const void* in, std::size_t size) = 0;
-
- protected:
-  ~media() = default;
-};
-struct block {
-  static constexpr std::string_view interface_id = "tour.block/1";
-  virtual bool read_sector(std::uint64_t lba, std::array<std::uint8_t, 512>& out) = 0;
-  virtual bool write_sector(std::uint64_t lba, const std::array<std::uint8_t, 512>& in) = 0;
-
- protected:
-  ~block() = default;
-};
-struct block_port {
-  static constexpr std::string_view interface_id = "tour.block-port/1";
-};
-
-// Bottom: a disk image in memory.
-class ram_disk final : public media {
- public:
-  static constexpr pdm::driver_traits traits{
-      .name = "RamDisk", .description = "Disk image in memory", .class_mask = pdm::driver_class::media};
-  using provides = pdm::interface_list<media>;
-  explicit ram_disk(pdm::driver_context& /*ctx*/) : bytes_(64 * 512) {}
-  bool read(std::uint64_t offset, void* out, std::size_t size) override {
-    if (offset + size > bytes_.size()) return false;
-    std::memcpy(out, bytes_.data() + offset, size);
-    return true;
-  }
-  bool write(std::uint64_t offset, const void* in, std::size_t size) override {
-    if (offset + size > bytes_.size()) return false;
-    std::memcpy(bytes_.data() + offset, in, size);
-    return true;
-  }
-  void connect_below(void* /*below*/) {}
-
- private:
-  std::vector<std::uint8_t> bytes_;
-};
-
-// Middle: counts traffic and passes it on.
-class tracer final : public media {
- public:
-  static constexpr pdm::driver_traits traits{.name = "Tracer",
-                                             .description = "Counts media traffic",
-                                             .class_mask = pdm::driver_class::filter | pdm::driver_class::media};
-  using provides = pdm::interface_list<media>;
-  using needs_below = pdm::interface_list<media>;
-  explicit tracer(pdm::driver_context& /*ctx*/) {}
-  ~tracer() { std::printf("  Tracer saw %d reads and %d writes\n", reads_, writes_); }
-  bool read(std::uint64_t offset, void* out, std::size_t size) override {
-    ++reads_;
-    return below_->read(offset, out, size);
-  }
-  bool write(std::uint64_t offset, const void* in, std::size_t size) override {
-    ++writes_;
-    return below_->write(offset, in, size);
-  }
-  void connect_below(media* below) { below_ = below; }
-
- private:
-  media* below_ = nullptr;
-  int reads_ = 0;
-  int writes_ = 0;
-};
-
-// Top: sectors over a medium.
-class block_layer final : public block {
- public:
-  static constexpr pdm::driver_traits traits{
-      .name = "Block", .description = "Sectors over a medium", .class_mask = pdm::driver_class::block};
-  using provides = pdm::interface_list<block>;
-  using needs_below = pdm::interface_list<media>;
-  using needs_above = pdm::interface_list<block_port>;
-  explicit block_layer(pdm::driver_context& /*ctx*/) {}
-  bool read_sector(std::uint64_t lba, std::array<std::uint8_t, 512>& out) override {
-    return below_->read(lba * 512, out.data(), out.size());
-  }
-  bool write_sector(std::uint64_t lba, const std::array<std::uint8_t, 512>& in) override {
-    return below_->write(lba * 512, in.data(), in.size());
-  }
-  void connect_below(media* below) { below_ = below; }
-
- private:
-  media* below_ = nullptr;
-};
-
-using drivers = pdm::driver_list<block_layer, tracer, ram_disk>;
-using port = pdm::device_port<pdm::interface_list<block_port>, pdm::interface_list<block>>;
-static_assert(pdm::static_chain<port, block_layer, tracer, ram_disk>::valid);
+namespace {
 
 std::string class_names(pdm::driver_class c) {
   std::string out;
@@ -121,13 +33,32 @@ std::string class_names(pdm::driver_class c) {
   return out;
 }
 
-}  // namespace tour
+// Binds a driver's Config node (or an empty one) to its config struct and constructs it.
+using factory = pdm::result<pdm::driver_object> (*)(const pdm::driver_descriptor&, const pdm::config_node&);
 
-int main() {
-  using namespace tour;
+template <class D>
+pdm::result<pdm::driver_object> create_configured(const pdm::driver_descriptor& d, const pdm::config_node& config) {
+  pdm::result<typename D::config_type> bound = pdm::bind<typename D::config_type>(config);
+  if (!bound) return std::move(bound).error_value().driver(d.name, 0);
+  return pdm::driver_object::create(d, 0, &*bound);
+}
+
+template <class... Ds>
+factory factory_for(std::string_view name, pdm::driver_list<Ds...> /*drivers*/) {
+  factory f = nullptr;
+  ((f = f == nullptr && Ds::traits.name == name ? &create_configured<Ds> : f), ...);
+  return f;
+}
+
+void print_error(const pdm::error& e) { std::fprintf(stderr, "registry_tour: %s\n", e.message().c_str()); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using example::storage_drivers;
   pdm::registry registry;
-  if (pdm::status s = registry.add(drivers{}); !s) {
-    std::fprintf(stderr, "registration failed: %s\n", s.error_value().message().c_str());
+  if (pdm::status s = registry.add(storage_drivers{}); !s) {
+    print_error(s.error_value());
     return 1;
   }
   std::printf("pdm %s registry: %zu drivers\n", pdm::version_string, registry.size());
@@ -139,44 +70,100 @@ int main() {
     for (const pdm::interface_ref& r : d->needs_below) std::printf(" %s", std::string(r.id).c_str());
     std::printf("\n");
   }
+  using port = pdm::device_port<pdm::interface_list<example::block_port>, pdm::interface_list<example::block>>;
+  static_assert(pdm::static_chain<port, example::block_layer, example::tracer, example::ram_disk>::valid);
   std::printf("static chain <port> -> Block -> Tracer -> RamDisk: checked at compile time\n");
 
-  // Build the stack top to bottom by name, checking each link before constructing.
-  const char* stack[] = {"Block", "Tracer", "RamDisk"};
+  // The config: a file, then overrides.
+  const std::string file = argc > 1 && std::string_view(argv[1]).find('=') == std::string_view::npos
+                               ? argv[1]
+                               : std::string(PDM_EXAMPLES_DIR) + "/configs/tour.json";
+  pdm::result<pdm::config_tree> config = pdm::load_json_file(file);
+  if (!config) {
+    print_error(config.error_value());
+    return 1;
+  }
+  std::vector<std::string> overrides;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]).find('=') != std::string_view::npos) overrides.emplace_back(argv[i]);
+  }
+  if (pdm::status s = pdm::apply_overrides(config->root(), overrides); !s) {
+    print_error(s.error_value());
+    return 1;
+  }
+  std::printf("config %s (%zu override%s)\n", file.c_str(), overrides.size(), overrides.size() == 1 ? "" : "s");
+
+  // Build the chain of Devices/disk/0/LUN#0 top to bottom, checking each link before constructing.
+  constexpr std::string_view lun_path = "Devices/disk/0/LUN#0";
+  const pdm::config_node* node = config->root().find_child(lun_path);
+  if (node == nullptr) {
+    print_error(pdm::error(pdm::errc::no_attached_driver).path(lun_path));
+    return 1;
+  }
   std::vector<pdm::driver_object> chain;  // the chain manager will own these
-  for (const char* name : stack) {
-    const pdm::driver_descriptor* d = registry.find(name);
+  while (node != nullptr) {
+    pdm::result<std::string> name = node->get<std::string>("Driver");
+    if (!name) {
+      print_error(pdm::error(pdm::errc::missing_driver_name).path(node->path()));
+      return 1;
+    }
+    const pdm::driver_descriptor* d = registry.find(*name);
     if (d == nullptr) {
-      std::fprintf(stderr, "%s\n", pdm::error(pdm::errc::driver_not_found).driver(name).message().c_str());
+      print_error(pdm::error(pdm::errc::driver_not_found, *name).path(node->path()));
       return 1;
     }
     if (!chain.empty()) {
       for (const pdm::interface_ref& need : chain.back().descriptor().needs_below) {
         if (!d->provides_key(need.key)) {
-          std::fprintf(stderr, "%s\n",
-                       pdm::error(pdm::errc::missing_interface, std::string(need.id)).driver(name).message().c_str());
+          print_error(pdm::error(pdm::errc::missing_interface,
+                                 std::string(chain.back().descriptor().name) + " needs " + std::string(need.id))
+                          .driver(*name)
+                          .path(node->path()));
           return 1;
         }
       }
     }
-    pdm::result<pdm::driver_object> object = pdm::driver_object::create(*d, 0);
+    const pdm::config_tree empty;
+    const pdm::config_node* cfg = node->find_child("Config");
+    pdm::result<pdm::driver_object> object =
+        factory_for(*name, storage_drivers{})(*d, cfg != nullptr ? *cfg : empty.root());
     if (!object) {
-      std::fprintf(stderr, "%s\n", object.error_value().message().c_str());
+      print_error(object.error_value());
       return 1;
     }
+    std::printf("  attached %-8s at %s\n", name->c_str(), node->path().c_str());
     chain.push_back(std::move(object).value());
+    node = node->find_child("AttachedDriver");
   }
   // Link each driver to the media interface of the one below it (type-erased queries).
-  static_cast<block_layer*>(chain[0].get())->connect_below(chain[1].query<media>());
-  static_cast<tracer*>(chain[1].get())->connect_below(chain[2].query<media>());
+  for (std::size_t i = 0; i < chain.size(); ++i) {
+    const std::string_view name = chain[i].descriptor().name;
+    const bool last = i + 1 == chain.size();
+    if (name == "RamDisk" && !last) {
+      print_error(pdm::error(pdm::errc::no_runtime_attach, "RamDisk takes no driver below it").driver(name, 0));
+      return 1;
+    }
+    if (name != "RamDisk" && last) {
+      print_error(pdm::error(pdm::errc::no_attached_driver, "it needs a medium below it").driver(name, 0));
+      return 1;
+    }
+    if (last) break;
+    auto* below = chain[i + 1].query<example::media>();
+    if (name == "Block") static_cast<example::block_layer*>(chain[i].get())->connect_below(below);
+    if (name == "Tracer") static_cast<example::tracer*>(chain[i].get())->connect_below(below);
+  }
 
   // Workload: write 16 sectors with a pattern, read them back, verify.
-  auto* top = chain[0].query<block>();
+  auto* top = chain.front().query<example::block>();
+  if (top == nullptr) {
+    print_error(pdm::error(pdm::errc::missing_interface, "the top driver provides no block interface"));
+    return 1;
+  }
   int verified = 0;
   for (std::uint64_t lba = 0; lba < 16; ++lba) {
-    std::array<std::uint8_t, 512> out{};
+    example::block::sector out{};
     out.fill(static_cast<std::uint8_t>(lba * 7 + 1));
-    std::array<std::uint8_t, 512> in{};
+    example::block::sector in{};
     if (top->write_sector(lba, out) && top->read_sector(lba, in) && in == out) ++verified;
   }
   std::printf("workload: %d/16 sectors written and verified\n", verified);

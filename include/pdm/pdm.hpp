@@ -3,10 +3,12 @@
 // Include the individual headers instead to keep compile times down in large projects.
 #pragma once
 
+#include "pdm/analysis/config_reference.hpp"
 #include "pdm/analysis/static_chain.hpp"
 #include "pdm/config/binding.hpp"
 #include "pdm/config/json.hpp"
 #include "pdm/config/override.hpp"
+#include "pdm/config/schema.hpp"
 #include "pdm/config/tree.hpp"
 #include "pdm/config/value.hpp"
 #include "pdm/core/errc.hpp"

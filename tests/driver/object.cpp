@@ -163,3 +163,12 @@ TEST_CASE("every interface of a driver with many is found, and absent ones are n
     CHECK(obj.query(r.key) == r.address);
   }
 }
+
+TEST_CASE("a driver that takes a config refuses to be created without one") {
+  pdm::result<pdm::driver_object> r = pdm::driver_object::create(pdm::descriptor_of<fragile>, 0);
+  REQUIRE_FALSE(r);
+  CHECK(r.error_value() == pdm::errc::invalid_argument);
+  CHECK(r.error_value().message() ==
+        "driver 'Fragile' #0: invalid argument: the driver takes a config_type: bind its config and pass it");
+  CHECK(fragile::alive == 0);
+}
