@@ -465,6 +465,105 @@ inline int cfg_query_u32_at(const cfg_node* node, const char* path, std::uint32_
   }
 }
 
+/// Adds a string value `name` (a copy of the text, terminator included: CFGMR3InsertString).
+inline int cfg_insert_string(cfg_node* node, const char* name, const char* text) noexcept {
+  if (node == nullptr) return cfg_no_parent;
+  const std::size_t length = std::strlen(name);
+  if (length == 0) return cfg_invalid_path;
+  cfg_leaf* prev = node->first_leaf;
+  if (prev != nullptr) {
+    for (;; prev = prev->next) {
+      if (length == prev->name_length && std::memcmp(name, prev->name(), length) == 0) return cfg_leaf_exists;
+      if (prev->next == nullptr) break;
+    }
+  }
+  const std::size_t text_length = std::strlen(text) + 1;
+  auto* copy = static_cast<char*>(std::malloc(text_length));  // NOLINT(*-no-malloc,*-owning-memory)
+  if (copy == nullptr) return cfg_no_memory;
+  std::memcpy(copy, text, text_length);
+  cfg_leaf* leaf = cfg_alloc<cfg_leaf>(name, length);
+  if (leaf == nullptr) {
+    std::free(copy);  // NOLINT(*-no-malloc,*-owning-memory)
+    return cfg_no_memory;
+  }
+  leaf->type = cfg_value_type::string;
+  leaf->value.string = cfg_string_value{text_length, copy};
+  leaf->prev = prev;
+  if (prev != nullptr) {
+    prev->next = leaf;
+  } else {
+    node->first_leaf = leaf;
+  }
+  return cfg_ok;
+}
+
+/// CFGMR3QueryIntegerDef: the integer `name`, or `def` if there is no such value.
+inline int cfg_query_integer_def(const cfg_node* node, const char* name, std::uint64_t* out,
+                                 std::uint64_t def) noexcept {
+  const int rc = cfg_query_integer(node, name, out);
+  if (rc == cfg_value_not_found || rc == cfg_no_parent) {
+    *out = def;
+    return cfg_ok;
+  }
+  return rc;
+}
+
+/// CFGMR3QueryU32Def / U16Def / U8Def: range-checked against T after the integer query.
+template <class T>
+int cfg_query_unsigned_def(const cfg_node* node, const char* name, T* out, T def) noexcept {
+  std::uint64_t v = 0;
+  const int rc = cfg_query_integer_def(node, name, &v, def);
+  if (rc != cfg_ok) return rc;
+  if (v > static_cast<std::uint64_t>(static_cast<T>(~T{0}))) return cfg_integer_too_big;
+  *out = static_cast<T>(v);
+  return cfg_ok;
+}
+
+/// CFGMR3QueryBoolDef: an integer, any non-zero value is true.
+inline int cfg_query_bool_def(const cfg_node* node, const char* name, bool* out, bool def) noexcept {
+  std::uint64_t v = 0;
+  const int rc = cfg_query_integer_def(node, name, &v, def ? 1 : 0);
+  if (rc == cfg_ok) *out = v != 0;
+  return rc;
+}
+
+/// CFGMR3QueryStringAllocDef: a heap copy of the string `name` (or of `def`), freed by the caller.
+inline int cfg_query_string_alloc_def(const cfg_node* node, const char* name, char** out, const char* def) noexcept {
+  const cfg_leaf* leaf = nullptr;
+  int rc = cfg_resolve_leaf(node, name, &leaf);
+  const char* text = def;
+  std::size_t length = std::strlen(def) + 1;
+  if (rc == cfg_ok) {
+    if (leaf->type != cfg_value_type::string) return cfg_not_integer;  // the reference's "not a string"
+    text = leaf->value.string.text;
+    length = leaf->value.string.length;
+  } else if (rc != cfg_value_not_found) {
+    return rc;
+  }
+  auto* copy = static_cast<char*>(std::malloc(length));  // NOLINT(*-no-malloc,*-owning-memory)
+  if (copy == nullptr) return cfg_no_memory;
+  std::memcpy(copy, text, length);
+  *out = copy;
+  return cfg_ok;
+}
+
+/// CFGMR3AreValuesValid: every value's name is in `valid`, a list of names each ended by '\0' and
+/// the list by an empty name ("A\0B\0"); a linear search of the list per value.
+inline bool cfg_are_values_valid(const cfg_node* node, const char* valid) noexcept {
+  for (const cfg_leaf* leaf = node->first_leaf; leaf != nullptr; leaf = leaf->next) {
+    bool found = false;
+    for (const char* v = valid; *v != '\0'; v += std::strlen(v) + 1) {
+      const std::size_t length = std::strlen(v);
+      if (length == leaf->name_length && std::memcmp(v, leaf->name(), length) == 0) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) return false;
+  }
+  return true;
+}
+
 /// Owns a CFGM-style tree: an unnamed root node and everything below it.
 class cfg_tree {
  public:

@@ -457,6 +457,13 @@ template <class Range>
   return best;
 }
 
+// A config path built only when a problem needs it: binding a valid config allocates no paths.
+struct lazy_path {
+  const std::string& base;
+  std::string_view leaf;
+  [[nodiscard]] std::string str() const { return join_path(base, leaf); }
+};
+
 class binder {
  public:
   std::vector<error> problems;
@@ -464,6 +471,7 @@ class binder {
   void problem(errc code, std::string detail, const std::string& path) {
     problems.push_back(error(code, std::move(detail)).path(path));
   }
+  void problem(errc code, std::string detail, const lazy_path& at) { problem(code, std::move(detail), at.str()); }
 
   template <class T>
   void bind_struct(const config_node* node, const std::string& path, T& out) {
@@ -474,18 +482,19 @@ class binder {
 
   // Binds one entry (present) to `out`; `field` carries a member's range down to its integers.
   template <class M>
-  void bind_entry(const std::optional<config_node::entry_ref>& e, const std::string& path, M& out,
+  void bind_entry(const std::optional<config_node::entry_ref>& e, const lazy_path& path, M& out,
                   const config_field* field) {
     if constexpr (is_optional<M>::value) {
       out.emplace();
       bind_entry(e, path, *out, field);
     } else if constexpr (is_config_struct<M>) {
       if (!e->is_node()) return problem(errc::wrong_type, "expected a node, found a value", path);
-      bind_struct(&e->node(), path, out);
+      bind_struct(&e->node(), path.str(), out);
     } else if constexpr (is_vector<M>::value || is_string_map<M>::value) {
       if (!e->is_node()) return problem(errc::wrong_type, "expected a node holding a list, found a value", path);
+      const std::string list_path = path.str();
       for (config_node::entry_ref item : e->node().entries()) {
-        const std::string item_path = join_path(path, item.name());
+        const lazy_path item_path{list_path, item.name()};
         typename list_element<M>::type element{};
         if constexpr (is_vector<M>::value) {
           bind_entry(std::optional<config_node::entry_ref>(item), item_path, element, field);
@@ -502,7 +511,7 @@ class binder {
   }
 
   template <class M>
-  void read_scalar(const config_value& v, const std::string& path, M& out, const config_field* field) {
+  void read_scalar(const config_value& v, const lazy_path& path, M& out, const config_field* field) {
     if constexpr (is_config_enum<M>) {
       if (v.kind() != value_kind::string) {
         return problem(errc::wrong_type,
@@ -558,13 +567,13 @@ class binder {
     constexpr const member_info& info = members_of<T>[I];
     using M = member_type_at<T, I>;
     M& member = boost::hana::second(boost::hana::at_c<I>(boost::hana::accessors<T>()))(out);
-    const std::string key_path = join_path(path, info.key.view());
+    const lazy_path key_path{path, info.key.view()};
     std::optional<config_node::entry_ref> e = node == nullptr ? std::nullopt : node->find(info.key.view());
     if (!e) {
       if (info.field != nullptr && info.field->required) {
         problem(errc::missing_required, "the key " + config_value::quote(info.key.view()) + " is required", key_path);
       } else if constexpr (is_config_struct<M>) {
-        bind_struct(nullptr, key_path, member);  // an absent node still has required keys
+        bind_struct(nullptr, key_path.str(), member);  // an absent node still has required keys
       }
       return;
     }
