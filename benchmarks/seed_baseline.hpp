@@ -362,8 +362,9 @@ inline int cfg_insert_node(cfg_node* parent, const char* name, cfg_node** child)
   return cfg_ok;
 }
 
-/// Adds an integer value `name` at the tail of `node`'s leaf list (clash check in the same walk).
-inline int cfg_insert_integer(cfg_node* node, const char* name, std::uint64_t value) noexcept {
+/// Adds an empty leaf `name` at the tail of `node`'s leaf list (clash check in the same walk),
+/// as CFGMR3Insert* do before setting the value.
+inline int cfg_append_leaf(cfg_node* node, const char* name, cfg_leaf** out) noexcept {
   if (node == nullptr) return cfg_no_parent;
   const std::size_t length = std::strlen(name);
   if (length == 0) return cfg_invalid_path;
@@ -376,14 +377,23 @@ inline int cfg_insert_integer(cfg_node* node, const char* name, std::uint64_t va
   }
   cfg_leaf* leaf = cfg_alloc<cfg_leaf>(name, length);
   if (leaf == nullptr) return cfg_no_memory;
-  leaf->type = cfg_value_type::integer;
-  leaf->value.integer = value;
   leaf->prev = prev;
   if (prev != nullptr) {
     prev->next = leaf;
   } else {
     node->first_leaf = leaf;
   }
+  *out = leaf;
+  return cfg_ok;
+}
+
+/// Adds an integer value `name` (CFGMR3InsertInteger).
+inline int cfg_insert_integer(cfg_node* node, const char* name, std::uint64_t value) noexcept {
+  cfg_leaf* leaf = nullptr;
+  const int rc = cfg_append_leaf(node, name, &leaf);
+  if (rc != cfg_ok) return rc;
+  leaf->type = cfg_value_type::integer;
+  leaf->value.integer = value;
   return cfg_ok;
 }
 
@@ -467,33 +477,18 @@ inline int cfg_query_u32_at(const cfg_node* node, const char* path, std::uint32_
 
 /// Adds a string value `name` (a copy of the text, terminator included: CFGMR3InsertString).
 inline int cfg_insert_string(cfg_node* node, const char* name, const char* text) noexcept {
-  if (node == nullptr) return cfg_no_parent;
-  const std::size_t length = std::strlen(name);
-  if (length == 0) return cfg_invalid_path;
-  cfg_leaf* prev = node->first_leaf;
-  if (prev != nullptr) {
-    for (;; prev = prev->next) {
-      if (length == prev->name_length && std::memcmp(name, prev->name(), length) == 0) return cfg_leaf_exists;
-      if (prev->next == nullptr) break;
-    }
-  }
   const std::size_t text_length = std::strlen(text) + 1;
   auto* copy = static_cast<char*>(std::malloc(text_length));  // NOLINT(*-no-malloc,*-owning-memory)
   if (copy == nullptr) return cfg_no_memory;
   std::memcpy(copy, text, text_length);
-  cfg_leaf* leaf = cfg_alloc<cfg_leaf>(name, length);
-  if (leaf == nullptr) {
+  cfg_leaf* leaf = nullptr;
+  const int rc = cfg_append_leaf(node, name, &leaf);
+  if (rc != cfg_ok) {
     std::free(copy);  // NOLINT(*-no-malloc,*-owning-memory)
-    return cfg_no_memory;
+    return rc;
   }
   leaf->type = cfg_value_type::string;
   leaf->value.string = cfg_string_value{text_length, copy};
-  leaf->prev = prev;
-  if (prev != nullptr) {
-    prev->next = leaf;
-  } else {
-    node->first_leaf = leaf;
-  }
   return cfg_ok;
 }
 
