@@ -2,8 +2,14 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <map>
+#include <optional>
+#include <random>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -352,4 +358,415 @@ TEST_CASE("get_or takes a string literal as the fallback") {
   REQUIRE(t->add_value("Format", "qcow"));
   CHECK(*t->get_or("Format", "raw") == "qcow");
   CHECK(*t->get_or("Missing", "raw") == "raw");
+}
+
+// ---- the tree-wide index: every entry is found by its full path, through every change ----------
+
+namespace {
+
+// Every path a look-up must find, checked from the root and from each node on the way (the
+// relative path continues the node's hash state), plus single-name look-ups in the owning node.
+void check_found(const pdm::config_tree& t, const std::string& path, bool node) {
+  INFO("path: " << path);
+  CHECK(t->has_value(path) == !node);
+  CHECK(t->has_child(path) == node);
+  const pdm::config_node* n = &t.root();
+  std::string_view rest = path;
+  for (;;) {
+    CHECK(n->has_value(rest) == !node);
+    CHECK(n->has_child(rest) == node);
+    const std::size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) {
+      const std::optional<pdm::config_node::entry_ref> e = n->find(rest);
+      REQUIRE(e.has_value());
+      CHECK(e->is_node() == node);
+      if (node) CHECK(e->node().path() == path);
+      return;
+    }
+    n = n->find_child(rest.substr(0, slash));
+    REQUIRE(n != nullptr);
+    rest.remove_prefix(slash + 1);
+  }
+}
+
+void check_gone(const pdm::config_tree& t, const std::string& path) {
+  INFO("path: " << path);
+  CHECK_FALSE(t->has_value(path));
+  CHECK_FALSE(t->has_child(path));
+  CHECK_FALSE(t->get<int>(path));
+}
+
+}  // namespace
+
+TEST_CASE("index: removing an entry keeps its later siblings findable, in order") {
+  pdm::config_tree t;
+  pdm::config_node& n = **t->ensure_child("Devices/e1000/0/Config");
+  for (int i = 0; i < 40; ++i) {
+    if (i % 5 == 0) {
+      REQUIRE(n.add_child("Sub" + std::to_string(i)));
+      REQUIRE(n.add_value("Sub" + std::to_string(i) + "/Inner", i));
+    } else {
+      REQUIRE(n.add_value("Key" + std::to_string(i), i));
+    }
+  }
+  pdm::config_node* sub35 = n.find_child("Sub35");
+  REQUIRE(sub35 != nullptr);
+  for (int i : {0, 17, 39, 1, 20, 2}) {  // the first, a middle one, the last, nodes and values
+    const std::string name = (i % 5 == 0 ? "Sub" : "Key") + std::to_string(i);
+    REQUIRE((i % 5 == 0 ? n.remove_child(name) : n.remove_value(name)));
+  }
+  std::vector<std::string> expected;
+  for (int i = 0; i < 40; ++i) {
+    if (i == 0 || i == 17 || i == 39 || i == 1 || i == 20 || i == 2) {
+      check_gone(t, "Devices/e1000/0/Config/" + std::string(i % 5 == 0 ? "Sub" : "Key") + std::to_string(i));
+      continue;
+    }
+    if (i % 5 == 0) {
+      expected.push_back("Sub" + std::to_string(i) + "/");
+      check_found(t, "Devices/e1000/0/Config/Sub" + std::to_string(i), true);
+      CHECK(*n.get<int>("Sub" + std::to_string(i) + "/Inner") == i);
+    } else {
+      expected.push_back("Key" + std::to_string(i));
+      check_found(t, "Devices/e1000/0/Config/Key" + std::to_string(i), false);
+      CHECK(*n.get<int>("Key" + std::to_string(i)) == i);
+    }
+  }
+  CHECK(names(n) == expected);
+  CHECK(n.find_child("Sub35") == sub35);  // nodes never move
+  CHECK(sub35->path() == "Devices/e1000/0/Config/Sub35");
+  CHECK(*t->get<int>("Devices/e1000/0/Config/Sub35/Inner") == 35);
+}
+
+TEST_CASE("index: an adopted tree is found through its new paths, and the old tree is empty") {
+  pdm::config_tree t = sample();
+  pdm::config_tree sub;
+  REQUIRE(sub->add_value("Path", "disk.img"));
+  REQUIRE(sub->ensure_child("Cache/Policy"));
+  REQUIRE(sub->add_value("Cache/Policy/Mode", "writeback"));
+  REQUIRE(sub->add_value("Cache/Size", 64));
+  for (int i = 0; i < 50; ++i) REQUIRE(sub->add_value("Cache/Policy/K" + std::to_string(i), i));
+  pdm::config_node* policy = sub->find_child("Cache/Policy");
+  REQUIRE(policy != nullptr);
+
+  pdm::config_node& lun = *t->find_child("Devices/serial/0/LUN#0");
+  REQUIRE(lun.adopt("AttachedDriver2", std::move(sub)));
+  const std::string base = "Devices/serial/0/LUN#0/AttachedDriver2";
+  check_found(t, base, true);
+  check_found(t, base + "/Path", false);
+  check_found(t, base + "/Cache/Policy", true);
+  check_found(t, base + "/Cache/Policy/Mode", false);
+  check_found(t, base + "/Cache/Size", false);
+  for (int i = 0; i < 50; ++i) CHECK(*t->get<int>(base + "/Cache/Policy/K" + std::to_string(i)) == i);
+  CHECK(t->find_child(base + "/Cache/Policy") == policy);  // the adopted nodes did not move
+  CHECK(policy->path() == base + "/Cache/Policy");
+  CHECK(*lun.get<std::string>("AttachedDriver2/Cache/Policy/Mode") == "writeback");
+  CHECK(*policy->get<std::string>("Mode") == "writeback");
+  CHECK(policy->get<int>("Nope").error_value().config_path() == base + "/Cache/Policy/Nope");
+  CHECK(policy->parent().value()->parent().value() == t->find_child(base));
+  // The tree's old entries are still there.
+  CHECK(*t->get<int>("Devices/serial/0/LUN#0/Config/Port") == 5023);
+  // The moved-from tree is empty, knows none of the adopted paths, and can be used again.
+  CHECK(sub->empty());
+  CHECK_FALSE(sub->has_value("Path"));
+  CHECK_FALSE(sub->has_child("Cache/Policy"));
+  REQUIRE(sub->add_value("Path", "other.img"));
+  REQUIRE(sub->ensure_child("Cache"));
+  CHECK(*sub->get<std::string>("Path") == "other.img");
+  CHECK(*t->get<std::string>(base + "/Path") == "disk.img");
+  // Removing the adopted subtree removes all of it.
+  REQUIRE(t->remove_child(base + "/Cache"));
+  check_gone(t, base + "/Cache/Policy/Mode");
+  check_gone(t, base + "/Cache/Policy/K7");
+  check_found(t, base + "/Path", false);
+}
+
+TEST_CASE("index: adopting into a deeper node, and a tree cannot adopt itself") {
+  pdm::config_tree t;
+  pdm::config_node& deep = **t->ensure_child("A/Bbbbbbbbbbbbbbbbbbbbbbb/C");  // an unaligned hash state
+  pdm::config_tree sub;
+  REQUIRE(sub->ensure_child("X/Y"));
+  REQUIRE(sub->add_value("X/Y/Z", 1));
+  REQUIRE(deep.adopt("Sub", std::move(sub)));
+  check_found(t, "A/Bbbbbbbbbbbbbbbbbbbbbbb/C/Sub/X/Y/Z", false);
+  CHECK(*deep.get<int>("Sub/X/Y/Z") == 1);
+  CHECK(deep.adopt("Self", std::move(t)).error_value() == pdm::errc::invalid_argument);
+  pdm::config_node& x = *t->find_child("A/Bbbbbbbbbbbbbbbbbbbbbbb/C/Sub/X");
+  CHECK(t->adopt("Again", std::move(t)).error_value() == pdm::errc::invalid_argument);
+  CHECK(x.path() == "A/Bbbbbbbbbbbbbbbbbbbbbbb/C/Sub/X");
+  CHECK(*t->get<int>("A/Bbbbbbbbbbbbbbbbbbbbbbb/C/Sub/X/Y/Z") == 1);
+}
+
+TEST_CASE("index: a removed subtree's paths are gone, and can be used again") {
+  pdm::config_tree t = sample();
+  REQUIRE(t->add_value("Devices/serial/Other", 1));
+  REQUIRE(t->remove_child("Devices/serial/0"));
+  for (const char* p :
+       {"Devices/serial/0", "Devices/serial/0/LUN#0", "Devices/serial/0/LUN#0/Driver", "Devices/serial/0/LUN#0/Config",
+        "Devices/serial/0/LUN#0/Config/Port", "Devices/serial/0/LUN#0/AttachedDriver/Driver"}) {
+    check_gone(t, p);
+  }
+  check_found(t, "Devices/serial/Other", false);
+  // The same names again, with other contents.
+  REQUIRE(t->ensure_child("Devices/serial/0/LUN#0/Config"));
+  REQUIRE(t->add_value("Devices/serial/0/LUN#0/Config/Port", 7));
+  CHECK(*t->get<int>("Devices/serial/0/LUN#0/Config/Port") == 7);
+  check_gone(t, "Devices/serial/0/LUN#0/Driver");
+  check_gone(t, "Devices/serial/0/LUN#0/Config/Server");
+}
+
+TEST_CASE("index: clear removes the whole subtree from the index") {
+  pdm::config_tree t = sample();
+  REQUIRE(t->add_value("Top", 1));
+  pdm::config_node& lun = *t->find_child("Devices/serial/0/LUN#0");
+  lun.clear();
+  CHECK(lun.empty());
+  check_gone(t, "Devices/serial/0/LUN#0/Config");
+  check_gone(t, "Devices/serial/0/LUN#0/Config/Port");
+  check_gone(t, "Devices/serial/0/LUN#0/AttachedDriver/Driver");
+  check_found(t, "Devices/serial/0/LUN#0", true);
+  check_found(t, "Top", false);
+  REQUIRE(lun.add_value("Config", 3));  // a value where a node was
+  CHECK(*t->get<int>("Devices/serial/0/LUN#0/Config") == 3);
+  t->clear();
+  check_gone(t, "Top");
+  check_gone(t, "Devices/serial/0/LUN#0/Config");
+  CHECK(t->empty());
+  REQUIRE(t->add_value("Top", 2));
+  CHECK(*t->get<int>("Top") == 2);
+}
+
+TEST_CASE("index: paths that are not paths find nothing, with the same errors as before") {
+  pdm::config_tree t = sample();
+  const pdm::config_node& lun = *t->find_child("Devices/serial/0/LUN#0");
+  for (const char* p : {"/Devices/serial/0", "Devices/serial/0/", "Devices//serial/0",
+                        "Devices/serial/0/LUN#0/Driver/X", "/", "//", "Devices/serial/0/LUN#0/Config/Port/"}) {
+    INFO("path: " << p);
+    CHECK_FALSE(t->has_value(p));
+    CHECK_FALSE(t->has_child(p));
+  }
+  CHECK(t->get<int>("/Devices").error_value() == pdm::errc::invalid_name);
+  CHECK(t->get<int>("Devices/").error_value() == pdm::errc::invalid_name);
+  CHECK(t->child("Devices//serial").error_value() == pdm::errc::invalid_name);
+  CHECK(lun.get<int>("Driver/X").error_value() == pdm::errc::wrong_type);
+  CHECK(lun.get<int>("Driver/X").error_value().config_path() == "Devices/serial/0/LUN#0/Driver");
+  CHECK(lun.get<int>("/Config/Port").error_value() == pdm::errc::invalid_name);
+  CHECK_FALSE(lun.has_value("Config//Port"));
+  CHECK_FALSE(lun.has_value(""));
+  // A name is one name: find() does not take paths, and a look-up never leaves the subtree.
+  CHECK_FALSE(t->find("Devices/serial").has_value());
+  CHECK(t->find("Devices").has_value());
+  const pdm::config_node& cfg = *lun.find_child("Config");
+  CHECK_FALSE(cfg.has_value("Driver"));  // LUN#0's value, not below Config
+  CHECK_FALSE(cfg.has_child("AttachedDriver"));
+  CHECK_FALSE(lun.find_child("Config")->has_value("LUN#0/Driver"));
+}
+
+TEST_CASE("index: deep paths and names of every length") {
+  pdm::config_tree t;
+  // Names from 1 to 40 bytes (every hash tail and name-key case), then long ones.
+  std::vector<std::string> names;
+  for (std::size_t len = 1; len <= 40; ++len) names.push_back(std::string(len, static_cast<char>('a' + len % 26)));
+  names.push_back(std::string(255, 'L'));
+  const std::string long_value(200, 'Q');
+  names.push_back("\xc3\xa9t\xc3\xa9");  // UTF-8
+  std::string path;
+  std::vector<std::string> node_paths;
+  for (std::size_t level = 0; level < 64; ++level) {
+    path += (path.empty() ? "" : "/") + names[level % names.size()];
+    node_paths.push_back(path);
+  }
+  REQUIRE(t->ensure_child(path));
+  for (std::size_t level = 0; level < 64; ++level) {
+    for (const std::string& n : {std::string("V"), std::string("Value12"), std::string("Value123"),
+                                 std::string("ValueValue123456"), std::string("ValueValue1234567"), long_value}) {
+      REQUIRE(t->add_value(node_paths[level] + "/" + n, static_cast<int>(level)));
+    }
+  }
+  for (std::size_t level = 0; level < 64; ++level) {
+    INFO("level " << level);
+    for (const std::string& n :
+         {std::string("V"), std::string("Value123"), std::string("ValueValue1234567"), long_value}) {
+      const std::string full = node_paths[level] + "/" + n;
+      CHECK(*t->get<int>(full) == static_cast<int>(level));
+      // From every node above it, with the rest of the path.
+      for (std::size_t from = 0; from <= level; from += 7) {
+        const pdm::config_node* start = t->find_child(node_paths[from]);
+        REQUIRE(start != nullptr);
+        CHECK(*start->get<int>(std::string_view(full).substr(node_paths[from].size() + 1)) == static_cast<int>(level));
+      }
+      CHECK_FALSE(t->has_value(full + "x"));
+      CHECK_FALSE(t->has_value(full.substr(0, full.size() - 1) + "#"));  // the last byte differs
+    }
+    CHECK(t->find_child(node_paths[level])->path() == node_paths[level]);
+  }
+  // A name differing only in its last byte, or only in its first.
+  CHECK_FALSE(t->has_value(node_paths[3] + "/Value124"));
+  CHECK_FALSE(t->has_value(node_paths[3] + "/walue123"));
+  CHECK_FALSE(t->has_value(node_paths[3] + "/ValueValue1234568"));
+  CHECK_FALSE(t->has_value(node_paths[3] + "/ValueValue1x34567"));
+}
+
+TEST_CASE("index: many entries in many nodes, added and removed, match a simple model") {
+  // The model: every full path in the tree, with its value (-1 for a node).
+  std::map<std::string, int> model;
+  pdm::config_tree t;
+  std::mt19937 rng(20240611);
+  const std::vector<std::string> words = {"Driver", "Config",       "LUN#0", "AttachedDriver", "Path",
+                                          "X",      "ReadOnlyFlag", "Port",  "Mountable",      "CableConnected1",
+                                          "a",      "PCIDeviceNo"};
+  auto pick = [&rng](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
+  auto nodes = [&model] {
+    std::vector<std::string> out{""};
+    for (const auto& [p, v] : model) {
+      if (v < 0) out.push_back(p);
+    }
+    return out;
+  };
+  auto join = [](const std::string& a, const std::string& b) { return a.empty() ? b : a + "/" + b; };
+  auto drop_subtree = [&model](const std::string& p) {
+    for (auto it = model.lower_bound(p + "/"); it != model.end() && it->first.rfind(p + "/", 0) == 0;) {
+      it = model.erase(it);
+    }
+  };
+  for (int round = 0; round < 3000; ++round) {
+    const std::vector<std::string> all = nodes();
+    const std::string at = all[pick(all.size())];
+    std::string name = words[pick(words.size())];  // one pick per statement: the same run on every compiler
+    if (pick(3) == 0) name += std::to_string(pick(20));
+    const std::string p = join(at, name);
+    const auto found = model.find(p);
+    switch (pick(8)) {
+      case 0:
+      case 1:
+      case 2: {  // add (or set) a value
+        const int v = static_cast<int>(pick(1000));
+        const pdm::status s = t->set_value(p, v);
+        if (found != model.end() && found->second < 0) {
+          CHECK(s.error_value() == pdm::errc::wrong_type);
+        } else {
+          REQUIRE(s);
+          model[p] = v;
+        }
+        break;
+      }
+      case 3:
+      case 4: {  // add a node
+        if (std::count(at.begin(), at.end(), '/') >= 12) break;
+        const pdm::result<pdm::config_node*> n = t->add_child(p);
+        if (found != model.end()) {
+          CHECK(n.error_value() == pdm::errc::already_exists);
+        } else {
+          REQUIRE(n);
+          CHECK((*n)->path() == p);
+          model[p] = -1;
+        }
+        break;
+      }
+      case 5: {  // remove a value or a subtree
+        if (found == model.end()) {
+          CHECK(t->remove_value(p).error_value() == pdm::errc::value_not_found);
+        } else if (found->second < 0) {
+          REQUIRE(t->remove_child(p));
+          drop_subtree(p);
+          model.erase(p);
+        } else {
+          REQUIRE(t->remove_value(p));
+          model.erase(p);
+        }
+        break;
+      }
+      case 6: {  // clear a node now and then
+        if (pick(10) != 0 || at.empty()) break;
+        t->find_child(at)->clear();
+        drop_subtree(at);
+        break;
+      }
+      default: {  // look up something that may or may not be there
+        if (found == model.end()) {
+          CHECK_FALSE(t->has_value(p));
+          CHECK_FALSE(t->has_child(p));
+        } else if (found->second < 0) {
+          CHECK(t->has_child(p));
+        } else {
+          CHECK(*t->get<int>(p) == found->second);
+        }
+      }
+    }
+    if (round % 500 == 499) {  // everything in the model is in the tree, and nothing else
+      std::size_t entries = 0;
+      for (const auto& entry : model) {
+        const std::string& path = entry.first;
+        const int v = entry.second;
+        INFO("path: " << path);
+        if (v < 0) {
+          const pdm::config_node* n = t->find_child(path);
+          REQUIRE(n != nullptr);
+          CHECK(n->path() == path);
+          entries += n->size();
+        } else {
+          CHECK(*t->get<int>(path) == v);
+        }
+      }
+      CHECK(entries + t->size() == model.size());
+    }
+  }
+  CHECK(model.size() > 1000);                // the run built a sizeable tree (1,432 entries)
+  const pdm::config_tree copy = t->clone();  // a clone indexes everything too
+  for (const auto& [path, v] : model) {
+    if (v >= 0) CHECK(*copy->get<int>(path) == v);
+    if (v < 0) CHECK(copy->has_child(path));
+  }
+}
+
+TEST_CASE("index: merge and clone keep the index right") {
+  pdm::config_tree dst = sample();
+  pdm::config_tree src;
+  REQUIRE(src->ensure_child("Devices/serial/0/LUN#0/Config/Sub"));
+  REQUIRE(src->add_value("Devices/serial/0/LUN#0/Config/Sub/Deep", 9));
+  REQUIRE(src->add_value("Devices/serial/0/LUN#0/AttachedDriver", 4));  // a value replaces a node
+  REQUIRE(dst->merge(src.root()));
+  CHECK(*dst->get<int>("Devices/serial/0/LUN#0/Config/Sub/Deep") == 9);
+  CHECK(*dst->get<int>("Devices/serial/0/LUN#0/Config/Port") == 5023);
+  CHECK(*dst->get<int>("Devices/serial/0/LUN#0/AttachedDriver") == 4);
+  check_gone(dst, "Devices/serial/0/LUN#0/AttachedDriver/Driver");
+
+  pdm::config_tree other;
+  REQUIRE(other->ensure_child("Config"));
+  REQUIRE(other->add_value("Config/Only", 1));
+  pdm::config_node& lun = *dst->find_child("Devices/serial/0/LUN#0");
+  REQUIRE(lun.merge(other.root(), {.children = pdm::child_merge::replace}));  // Config is replaced
+  check_gone(dst, "Devices/serial/0/LUN#0/Config/Sub/Deep");
+  check_gone(dst, "Devices/serial/0/LUN#0/Config/Port");
+  CHECK(*dst->get<int>("Devices/serial/0/LUN#0/Config/Only") == 1);
+
+  pdm::config_tree copy = dst->find_child("Devices/serial")->clone();
+  REQUIRE(copy->set_value("0/LUN#0/Config/Only", 2));
+  REQUIRE(copy->remove_child("0/LUN#0/AttachedDriver").error_value() == pdm::errc::child_not_found);
+  REQUIRE(copy->remove_value("0/LUN#0/AttachedDriver"));
+  CHECK(*dst->get<int>("Devices/serial/0/LUN#0/Config/Only") == 1);
+  CHECK(*dst->get<int>("Devices/serial/0/LUN#0/AttachedDriver") == 4);
+  CHECK(*copy->get<int>("0/LUN#0/Config/Only") == 2);
+  CHECK_FALSE(copy->has_value("Devices/serial/0/LUN#0/Config/Only"));
+}
+
+TEST_CASE("index: the path hash does not depend on where a path is split") {
+  std::string s;
+  for (int i = 0; i < 41; ++i) s += static_cast<char>('A' + (i * 7) % 50);
+  for (std::size_t len = 0; len <= s.size(); ++len) {
+    const std::string_view whole(s.data(), len);
+    pdm::detail::path_hash one;
+    one.append(whole);
+    const std::uint64_t expected = pdm::detail::path_hash{}.finish(whole);
+    CHECK(one.finish("") == expected);
+    for (std::size_t i = 0; i <= len; ++i) {
+      for (std::size_t j = i; j <= len; j += 3) {
+        pdm::detail::path_hash h;
+        h.append(whole.substr(0, i));
+        h.append(whole.substr(i, j - i));
+        INFO("len " << len << " split at " << i << " and " << j);
+        CHECK(h.finish(whole.substr(j)) == expected);
+      }
+    }
+    if (len > 0) CHECK(pdm::detail::path_hash{}.finish(whole.substr(0, len - 1)) != expected);
+  }
 }

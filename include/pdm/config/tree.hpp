@@ -4,12 +4,28 @@
 // Driver`, `.../Config/...`, `.../AttachedDriver/...`). Each node holds entries, each either a
 // value or a child node; one name is one entry, so a node never has a value and a child of the same
 // name (which JSON could not represent). Entries enumerate in insertion order, which a JSON round
-// trip keeps. Look-up by name hashes the name once and probes a small per-node table, so finding a
-// key six levels down costs six probes, not a string compare per sibling.
+// trip keeps.
+//
+// Look-up: every tree keeps one hash table (the tree's index) over all its entries, keyed by the
+// hash of each entry's full path. Every node caches its own full path and the state of the hash
+// after it, so finding `a/b/c/Value` below a node hashes the relative path once, continuing from
+// the node's state, probes the table once and checks the candidate's full path in place: the cost
+// does not grow with the depth or with the number of siblings. Finding one name in a node is the
+// same probe.
 //
 // A driver's `Config` node is a restricted root: `parent()` refuses to leave it, so a driver sees
 // its own configuration and nothing above it. Paths in errors are always full paths from the tree's
 // root, so a message says exactly where the problem is.
+//
+// Memory (64-bit, libstdc++; a name or path longer than 15 bytes adds a heap block of its size):
+//   - a node: 144 bytes: parent and index pointers, name, cached
+//     full path, hash state (32 bytes), entries, flag; plus the path on the heap when it is longer
+//     than 15 bytes. Cached paths add up to O(nodes x depth), bounded by the 64-level limit.
+//   - an entry (value or child node): 104 bytes in its node's vector: name, value,
+//     child, owner, and its name's first and last 8 bytes (the full-path hash is not kept: it is
+//     recomputed when the index changes); plus its 16-byte slot in the index, at a load between 1/4
+//     and 1/2: 32 to 64 bytes.
+//   - a tree: 16 bytes, and its index: 48 bytes and 8 slots (128 bytes) while small.
 #pragma once
 
 #include <algorithm>
@@ -22,6 +38,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -56,62 +73,175 @@ struct merge_options {
 
 namespace detail {
 
-// The n < 8 bytes at p as one word, without a byte loop (which the compilers turn into byte stores
-// and a wide reload: a store-forwarding stall). Overlapping loads; every byte counts.
-[[nodiscard]] inline std::uint64_t tail_bytes(const char* p, std::size_t n) noexcept {
-  if (n >= 4) {
-    std::uint32_t lo = 0;
-    std::uint32_t hi = 0;
-    std::memcpy(&lo, p, 4);
-    std::memcpy(&hi, p + n - 4, 4);
-    return (static_cast<std::uint64_t>(hi) << 32U) | lo;
-  }
+[[nodiscard]] constexpr std::uint64_t byte_swap(std::uint64_t x) noexcept {
+  std::uint64_t r = 0;
+  for (int i = 0; i < 8; ++i, x >>= 8U) r = (r << 8U) | (x & 0xFFU);
+  return r;
+}
+
+// The 8 bytes at p as a little-endian word: byte i at bits 8i..8i+7, whatever the machine.
+[[nodiscard]] inline std::uint64_t load_word(const char* p) noexcept {
+  std::uint64_t w = 0;
+  std::memcpy(&w, p, 8);
+  if constexpr (std::endian::native == std::endian::big) w = byte_swap(w);
+  return w;
+}
+[[nodiscard]] inline std::uint64_t load_half(const char* p) noexcept {
+  std::uint32_t w = 0;
+  std::memcpy(&w, p, 4);
+  if constexpr (std::endian::native == std::endian::big) return byte_swap(w) >> 32U;
+  return w;
+}
+
+// The n < 8 bytes at p packed as load_word would (byte i at bits 8i.., zero above), without a byte
+// loop (which the compilers turn into byte stores and a wide reload: a store-forwarding stall):
+// overlapping loads, whose common bytes land on the same bits.
+[[nodiscard, gnu::always_inline]] inline std::uint64_t pack_bytes(const char* p, std::size_t n) noexcept {
+  if (n >= 4) return load_half(p) | (load_half(p + n - 4) << (8 * (n - 4)));
   if (n == 0) return 0;
   const auto b = [p](std::size_t i) { return static_cast<std::uint64_t>(static_cast<unsigned char>(p[i])); };
-  return (b(0) << 16U) | (b(n / 2) << 8U) | b(n - 1);
+  return b(0) | (b(n / 2) << (8 * (n / 2))) | (b(n - 1) << (8 * (n - 1)));
 }
 
-// a == b for names, inline for the usual short ones (no call to memcmp).
-[[nodiscard]] inline bool same_name(std::string_view a, std::string_view b) noexcept {
-  const std::size_t n = a.size();
-  if (n != b.size()) return false;
-  if (n > 16) return std::memcmp(a.data(), b.data(), n) == 0;
-  if (n >= 8) {
-    std::uint64_t a0 = 0;
-    std::uint64_t a1 = 0;
-    std::uint64_t b0 = 0;
-    std::uint64_t b1 = 0;
-    std::memcpy(&a0, a.data(), 8);
-    std::memcpy(&b0, b.data(), 8);
-    std::memcpy(&a1, a.data() + n - 8, 8);
-    std::memcpy(&b1, b.data() + n - 8, 8);
-    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+// The n bytes at a and b are equal, inline for the usual short runs (no call to memcmp) and
+// without a byte loop: from 16 bytes on, 16 at a time (GNU vector extensions, which g++ and clang++
+// turn into SSE2 compares), overlapping at the end.
+#if defined(__GNUC__)
+using bytes16 = char __attribute__((vector_size(16)));
+#endif
+[[nodiscard, gnu::always_inline]] inline bool same_bytes(const char* a, const char* b, std::size_t n) noexcept {
+  const auto diff = [a, b](std::size_t i) { return load_word(a + i) ^ load_word(b + i); };
+  if (n >= 16) {
+    if (n > 128) return std::memcmp(a, b, n) == 0;
+#if defined(__GNUC__)
+    const auto diff16 = [a, b](std::size_t i) {
+      bytes16 x;
+      bytes16 y;
+      std::memcpy(&x, a + i, 16);
+      std::memcpy(&y, b + i, 16);
+      return x ^ y;
+    };
+    bytes16 d = diff16(n - 16);
+    for (std::size_t i = 0; i + 16 < n; i += 16) d |= diff16(i);
+    std::uint64_t w[2];
+    std::memcpy(w, &d, 16);
+    return (w[0] | w[1]) == 0;
+#else
+    std::uint64_t d = diff(n - 16) | diff(n - 8);
+    for (std::size_t i = 0; i + 16 < n; i += 16) d |= diff(i) | diff(i + 8);
+    return d == 0;
+#endif
   }
-  return tail_bytes(a.data(), n) == tail_bytes(b.data(), n);
+  if (n >= 8) return (diff(0) | diff(n - 8)) == 0;
+  return pack_bytes(a, n) == pack_bytes(b, n);
 }
 
-// A fast run-time hash for entry names (8 bytes per step); not stable across releases, never
-// stored.
-[[nodiscard]] inline std::uint64_t name_hash(std::string_view s) noexcept {
-  constexpr std::uint64_t k = 0x9E3779B97F4A7C15ULL;
-  std::uint64_t h = k ^ (s.size() * 0xFF51AFD7ED558CCDULL);
-  const char* p = s.data();
-  std::size_t n = s.size();
-  auto mix = [](std::uint64_t x) {
-    x ^= x >> 32U;
-    x *= 0xD6E8FEB86659FD93ULL;
-    x ^= x >> 32U;
-    return x;
-  };
-  while (n >= 8) {
-    std::uint64_t w = 0;
-    std::memcpy(&w, p, 8);
-    h = mix(h ^ w) * k;
-    p += 8;
-    n -= 8;
+// A name's first and last 8 bytes, laid out as a longer string that ends with the name holds
+// them: `last` is the word ending with the name's last byte, the bytes before the name masked to
+// zero; `first` is the word starting with its first byte (0 for names under 8 bytes). An entry
+// keeps its name's key, so checking the end of a query against the name needs no pointer to be
+// followed (which is most of the cost of a look-up's check).
+struct name_key {
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;
+
+  [[nodiscard]] static name_key of(std::string_view name) noexcept {
+    const std::size_t n = name.size();
+    if (n >= 8) return {load_word(name.data()), load_word(name.data() + n - 8)};
+    return {0, pack_bytes(name.data(), n) << ((64 - 8 * n) & 63U)};
   }
-  return mix(h ^ tail_bytes(p, n));
-}
+  // True if the n = name.size() > 0 bytes before `end` are `name` (whose key this is); `avail`
+  // (at least n) bytes before `end` may be read.
+  [[nodiscard, gnu::always_inline]] bool ends(const char* end, std::size_t avail,
+                                              const std::string& name) const noexcept {
+    const std::size_t n = name.size();
+    if (n >= 8) {
+      if (((load_word(end - 8) ^ last) | (load_word(end - n) ^ first)) != 0) return false;
+      return n <= 16 || same_bytes(name.data() + 8, end - n + 8, n - 16);
+    }
+    const std::uint64_t tail =
+        avail >= 8 ? load_word(end - 8) & (~std::uint64_t{0} << (64 - 8 * n)) : pack_bytes(end - n, n) << (64 - 8 * n);
+    return tail == last;
+  }
+};
+
+// A streaming hash of a byte string, 8 bytes per step: feeding a string in pieces gives the same
+// value as feeding it whole, wherever the pieces split it (the state keeps the bytes of an
+// unfinished word). Each 8-byte word is multiplied on its own, off the critical path, and folded
+// into one of two lanes (alternately) with a rotate and an xor, so a path costs about one cycle of
+// latency per word; a final multiply carries every bit into the top ones, which the index uses.
+// Not cryptographic, not stable across releases, never stored outside memory.
+class path_hash {
+ public:
+  /// Feeds `s`.
+  void append(std::string_view s) noexcept { absorb(a_, b_, tail_, size_, s); }
+  /// The hash of everything fed and then `more`; the state does not change.
+  [[nodiscard, gnu::always_inline]] std::uint64_t finish(std::string_view more) const noexcept {
+    std::uint64_t a = a_;
+    std::uint64_t b = b_;
+    std::uint64_t tail = tail_;
+    std::size_t size = size_;
+    absorb(a, b, tail, size, more);
+    return finalize(a, b, tail, size);
+  }
+  /// The state after also feeding `name` and a '/'.
+  [[nodiscard]] path_hash then(std::string_view name) const noexcept {
+    path_hash h = *this;
+    h.append(name);
+    h.append("/");
+    return h;
+  }
+  /// Bytes fed.
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+
+ private:
+  [[nodiscard]] static std::uint64_t step(std::uint64_t h, std::uint64_t w) noexcept {
+    return std::rotl(h, 29) ^ (w * 0x9E3779B97F4A7C15ULL);
+  }
+  // Word i goes to lane `a` and the lanes swap, so each lane's chain is every other word. On
+  // locals, inlined, so the state stays in registers (through memory, every step would wait for a
+  // store to forward).
+  [[gnu::always_inline]] static void absorb(std::uint64_t& a, std::uint64_t& b, std::uint64_t& tail, std::size_t& size,
+                                            std::string_view s) noexcept {
+    const char* p = s.data();
+    const char* const end = p + s.size();
+    const std::size_t k = size & 7U;  // bytes already in tail
+    size += s.size();
+    if (k + s.size() < 8) {
+      tail |= pack_bytes(p, s.size()) << (8 * k);
+      return;
+    }
+    // The word that completes the pending bytes (what does not fit drops out), then whole words.
+    const std::uint64_t first = s.size() >= 8 ? load_word(p) : pack_bytes(p, s.size());
+    std::uint64_t x = step(a, tail | (first << (8 * k)));
+    a = b;
+    b = x;
+    p += 8 - k;
+    for (; end - p >= 16; p += 16) {  // two words: one per lane, the lanes stay as they are
+      a = step(a, load_word(p));
+      b = step(b, load_word(p + 8));
+    }
+    if (end - p >= 8) {
+      x = step(a, load_word(p));
+      a = b;
+      b = x;
+      p += 8;
+    }
+    // The last r < 8 bytes; from a long string, one load of its last word (no branches).
+    const auto r = static_cast<std::size_t>(end - p);
+    tail = s.size() >= 8 ? (load_word(end - 8) >> 1U) >> (63 - 8 * r) : pack_bytes(p, r);
+  }
+  // Lane `a` (the one that took the most words) is used last: the rest is ready by then. The
+  // multiply carries every input bit into the top bits, which the index uses.
+  [[nodiscard]] static std::uint64_t finalize(std::uint64_t a, std::uint64_t b, std::uint64_t tail,
+                                              std::size_t size) noexcept {
+    return (std::rotl(a, 29) ^ ((tail * 0x9E3779B97F4A7C15ULL) ^ std::rotl(b, 41) ^ size)) * 0xD6E8FEB86659FD93ULL;
+  }
+  std::uint64_t a_ = 0x243F6A8885A308D3ULL;  // the lane of the next word
+  std::uint64_t b_ = 0x13198A2E03707344ULL;
+  std::uint64_t tail_ = 0;  // the last size_ % 8 bytes, packed
+  std::size_t size_ = 0;
+};
 
 // Splits "a/b/c" into the node path "a/b" and the last name "c".
 [[nodiscard]] inline std::pair<std::string_view, std::string_view> split_last(std::string_view path) noexcept {
@@ -134,9 +264,87 @@ namespace detail {
 class config_node {
   struct entry {
     std::string name;
-    std::uint64_t hash;
     config_value value;                 // meaningful when node is null
     std::unique_ptr<config_node> node;  // a child node, or null for a value
+    config_node* owner;                 // the node holding the entry
+    detail::name_key key;               // of the name: checks it in place
+  };
+
+  // One slot of the tree's index. Entries sit in their node's vector: when it grows or an entry
+  // before them goes, they move, and their slots are pointed at their new places.
+  struct slot {
+    std::uint64_t hash = 0;  // of the entry's full path
+    entry* e = nullptr;      // null: the slot is empty
+  };
+
+  // The tree's index: every entry of the tree (values and nodes, not the root), keyed by the hash
+  // of its full path. Open addressing with linear probing, a power-of-two capacity, load at most
+  // 1/2, backward-shift deletion (no tombstones). The tree owns it; every node points to it.
+  class tree_index {
+   public:
+    tree_index() : slots_(min_capacity) {}
+
+    [[nodiscard]] std::size_t size() const noexcept { return used_; }
+    // Room for `n` entries in all: may allocate and rehash; afterwards `n - size()` inserts cannot fail.
+    void reserve(std::size_t n) {
+      if (n * 2 <= slots_.size()) return;
+      std::vector<slot> old(std::bit_ceil(n * 2));
+      old.swap(slots_);
+      mask_ = slots_.size() - 1;
+      shift_ = 64 - static_cast<unsigned>(std::countr_zero(slots_.size()));
+      for (const slot& s : old) {
+        if (s.e != nullptr) place(s);
+      }
+    }
+    // The first slot with hash `h` whose entry `match` accepts, or null.
+    template <class Match>
+    [[nodiscard]] const slot* find(std::uint64_t h, const Match& match) const noexcept {
+      for (std::size_t i = home(h);; i = (i + 1) & mask_) {
+        const slot& s = slots_[i];
+        if (s.e == nullptr) return nullptr;
+        if (s.hash == h && match(*s.e)) return &s;
+      }
+    }
+    // Adds entry `e` whose full path hashes to `h`; room must have been reserved.
+    void insert(std::uint64_t h, entry& e) noexcept {
+      place(slot{h, &e});
+      ++used_;
+    }
+    // The slot of the entry at `e`, whose full path hashes to `h`; it must be in the index.
+    [[nodiscard]] slot& slot_of(std::uint64_t h, const entry* e) noexcept {
+      for (std::size_t i = home(h);; i = (i + 1) & mask_) {
+        if (slots_[i].e == e) return slots_[i];
+      }
+    }
+    // Removes a slot, moving later slots of the probe run back into the hole.
+    void erase(slot& s) noexcept {
+      auto hole = static_cast<std::size_t>(&s - slots_.data());
+      for (std::size_t i = (hole + 1) & mask_;; i = (i + 1) & mask_) {
+        const slot& next = slots_[i];
+        if (next.e == nullptr) break;
+        // `next` may fill the hole unless its home lies cyclically in (hole, i].
+        if (((i - home(next.hash)) & mask_) >= ((i - hole) & mask_)) {
+          slots_[hole] = next;
+          hole = i;
+        }
+      }
+      slots_[hole] = slot{};
+      --used_;
+    }
+
+   private:
+    static constexpr std::size_t min_capacity = 8;
+    void place(const slot& s) noexcept {
+      std::size_t i = home(s.hash);
+      while (slots_[i].e != nullptr) i = (i + 1) & mask_;
+      slots_[i] = s;
+    }
+    std::vector<slot> slots_;
+    // A slot's home is the top bits of its hash (the hash ends with a multiply: they mix best).
+    [[nodiscard]] std::size_t home(std::uint64_t h) const noexcept { return static_cast<std::size_t>(h >> shift_); }
+    std::size_t mask_ = min_capacity - 1;
+    unsigned shift_ = 64 - 3;  // 64 - log2(capacity)
+    std::size_t used_ = 0;
   };
 
  public:
@@ -151,10 +359,7 @@ class config_node {
   /// \brief The node's name (empty for a tree's root).
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
   /// \brief The full path from the tree's root, e.g. `Devices/serial/0/LUN#0/Config` (empty for the root).
-  [[nodiscard]] std::string path() const {
-    if (parent_ == nullptr) return {};
-    return detail::join_path(parent_->path(), name_);
-  }
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
   /// \brief The parent node; `no_parent` at the tree's root and at a restricted root.
   [[nodiscard]] result<config_node*> parent() noexcept { return parent_impl<config_node>(this); }
   [[nodiscard]] result<const config_node*> parent() const noexcept { return parent_impl<const config_node>(this); }
@@ -259,16 +464,8 @@ class config_node {
     return const_cast<config_node*>(std::as_const(*this).find_child(path));  // NOLINT(*-const-cast)
   }
   [[nodiscard]] const config_node* find_child(std::string_view path) const noexcept {
-    const config_node* n = this;
-    while (n != nullptr) {
-      const std::size_t slash = path.find('/');
-      const entry* e = n->find_entry(path.substr(0, slash));
-      if (e == nullptr || e->node == nullptr) return nullptr;
-      n = e->node.get();
-      if (slash == std::string_view::npos) return n;
-      path.remove_prefix(slash + 1);
-    }
-    return nullptr;
+    const entry* e = find_path(path);
+    return e == nullptr ? nullptr : e->node.get();
   }
   /// \brief The child node at `path`, or `child_not_found` (or `invalid_name`) with the full path.
   [[nodiscard]] result<config_node*> child(std::string_view path) {
@@ -281,19 +478,8 @@ class config_node {
   }
   /// \brief The value at `path` (e.g. `Config/Path`), or nullptr.
   [[nodiscard]] const config_value* find_value(std::string_view path) const noexcept {
-    const config_node* n = this;
-    const char* p = path.data();
-    const char* const end = p + path.size();
-    for (;;) {  // one pass: no rfind for the last name, no memchr call per (short) name
-      const char* slash = p;
-      while (slash != end && *slash != '/') ++slash;
-      const entry* e = n->find_entry(std::string_view(p, static_cast<std::size_t>(slash - p)));
-      if (e == nullptr) return nullptr;
-      if (slash == end) return e->node != nullptr ? nullptr : &e->value;
-      if (e->node == nullptr) return nullptr;
-      n = e->node.get();
-      p = slash + 1;
-    }
+    const entry* e = find_path(path);
+    return e == nullptr || e->node != nullptr ? nullptr : &e->value;
   }
   /// \brief The entry (value or child node) called `name` in this node, if any; `name` is one
   /// name, not a path.
@@ -392,8 +578,8 @@ class config_node {
   status remove_child(std::string_view path) { return remove_entry(path, true); }
   /// \brief Removes every entry.
   void clear() noexcept {
+    unindex_entries();
     entries_.clear();
-    index_.clear();
   }
 
   /// \brief Moves a whole tree in as the child `name`; `already_exists` if the name is taken.
@@ -431,7 +617,15 @@ class config_node {
 
  private:
   friend class config_tree;
-  explicit config_node(config_node* parent, std::string name) : parent_(parent), name_(std::move(name)) {}
+  // A tree's root.
+  explicit config_node(tree_index* index) noexcept : index_(index) {}
+  // A new child `name` of `parent`, not yet among its entries.
+  config_node(config_node* parent, std::string_view name)
+      : parent_(parent),
+        index_(parent->index_),
+        name_(name),
+        path_(detail::join_path(parent->path_, name)),
+        prefix_(parent->prefix_.then(name)) {}
 
   template <class Node, class Self>
   static result<Node*> parent_impl(Self* self) noexcept {
@@ -440,43 +634,102 @@ class config_node {
     return self->parent_;
   }
 
+  // True if entry `e` has the full path `path_/relative` (`relative` at the root), compared in
+  // place: its node's cached path, then '/', then its name.
+  [[nodiscard, gnu::always_inline]] bool has_full_path(const entry& e, std::string_view relative) const noexcept {
+    const char* const end = relative.data() + relative.size();
+    const std::size_t name_size = e.name.size();
+    if (e.owner == this) return name_size == relative.size() && e.key.ends(end, relative.size(), e.name);
+    // Any other owner must be below this node (so not the root): its full path is `theirs/name`,
+    // to be equal to `mine relative` with `mine` this node's path and '/' (nothing at the root).
+    // The query's side is addressed from the name's size alone (the name ends the query), so its
+    // loads need not wait for the owner's.
+    if (name_size >= relative.size()) return false;
+    const std::size_t head = relative.size() - name_size - 1;  // relative = head '/' name
+    const std::size_t mine = prefix_.size();
+    const std::string& theirs = e.owner->path_;
+    return relative[head] == '/' && e.key.ends(end, relative.size(), e.name) && theirs.size() == mine + head &&
+           detail::same_bytes(theirs.data() + mine, relative.data(), head) &&
+           (mine == 0 || (theirs[mine - 1] == '/' && detail::same_bytes(theirs.data(), path_.data(), mine - 1)));
+  }
+
+  // The entry at `relative`, a path below this node, or null: one hash of the relative path
+  // (continuing from this node's state), one probe of the tree's index, and the candidate's full
+  // path checked in place. Empty names, a leading or trailing '/', or a value on the way never
+  // match: every indexed full path is made of valid names and goes through nodes only.
+  [[nodiscard]] const entry* find_path(std::string_view relative) const noexcept {
+    const slot* s = index_->find(prefix_.finish(relative),
+                                 [this, relative](const entry& e) noexcept { return has_full_path(e, relative); });
+    return s == nullptr ? nullptr : s->e;
+  }
+  [[nodiscard]] entry* find_path(std::string_view relative) noexcept {
+    return const_cast<entry*>(std::as_const(*this).find_path(relative));  // NOLINT(*-const-cast)
+  }
+  // The entry called `name` in this node, or null (a path finds nothing: the owner must be this node).
   [[nodiscard]] const entry* find_entry(std::string_view name) const noexcept {
-    if (index_.empty()) return nullptr;
-    const std::uint64_t h = detail::name_hash(name);
-    const std::size_t mask = index_.size() - 1;
-    for (std::size_t pos = h & mask;; pos = (pos + 1) & mask) {
-      const std::uint32_t slot = index_[pos];
-      if (slot == 0) return nullptr;
-      const entry& e = entries_[slot - 1];
-      if (e.hash == h && detail::same_name(e.name, name)) return &e;
-    }
+    const slot* s = index_->find(prefix_.finish(name), [this, name](const entry& e) noexcept {
+      return e.owner == this && e.name.size() == name.size() &&
+             e.key.ends(name.data() + name.size(), name.size(), e.name);
+    });
+    return s == nullptr ? nullptr : s->e;
   }
   [[nodiscard]] entry* find_entry(std::string_view name) noexcept {
     return const_cast<entry*>(std::as_const(*this).find_entry(name));  // NOLINT(*-const-cast)
   }
 
-  // Load factor at most 1/2; rebuilt on growth and on removal.
-  void rebuild_index() {
-    std::size_t cap = 8;
-    while (cap < entries_.size() * 2) cap *= 2;
-    index_.assign(cap, 0);
-    for (std::size_t i = 0; i < entries_.size(); ++i) place(i);
+  // The index key of an entry of this node: the hash of its full path (not stored: recomputed
+  // when the index is changed, which is rarer than looking up).
+  [[nodiscard]] std::uint64_t key_of(const entry& e) const noexcept { return prefix_.finish(e.name); }
+
+  // Room for `n` entries in entries_ (and for as many in the index). Growing moves the entries,
+  // so their slots are pointed at the new places while the old ones still exist.
+  void reserve_entries(std::size_t n) {
+    index_->reserve(index_->size() + (n > entries_.size() ? n - entries_.size() : 0));
+    if (n <= entries_.capacity()) return;
+    std::vector<entry> bigger;
+    bigger.reserve(std::max(n, entries_.capacity() * 2));
+    for (entry& e : entries_) bigger.push_back(std::move(e));  // no reallocation, no throw
+    for (std::size_t i = 0; i < entries_.size(); ++i) index_->slot_of(key_of(bigger[i]), &entries_[i]).e = &bigger[i];
+    entries_.swap(bigger);
   }
-  void place(std::size_t i) noexcept {
-    const std::size_t mask = index_.size() - 1;
-    std::size_t pos = entries_[i].hash & mask;
-    while (index_[pos] != 0) pos = (pos + 1) & mask;
-    index_[pos] = static_cast<std::uint32_t>(i + 1);
-  }
-  // Appends an entry (the name must be valid and free).
-  entry& append(std::string_view name) {
-    entries_.push_back(entry{std::string(name), detail::name_hash(name), config_value{}, nullptr});
-    if (entries_.size() * 2 > index_.size()) {
-      rebuild_index();
-    } else {
-      place(entries_.size() - 1);
-    }
+  // Appends an entry (the name must be valid and free) and indexes it; `node` is null for a value.
+  entry& append(std::string_view name, std::unique_ptr<config_node> node = nullptr) {
+    reserve_entries(entries_.size() + 1);
+    entries_.push_back(entry{std::string(name), config_value{}, std::move(node), this, detail::name_key::of(name)});
+    index_->insert(prefix_.finish(name), entries_.back());
     return entries_.back();
+  }
+  // Appends a new, empty child node (the name must be valid and free).
+  config_node& append_node(std::string_view name) {
+    std::unique_ptr<config_node> n(new config_node(this, name));
+    return *append(name, std::move(n)).node;
+  }
+
+  // Takes every entry of this node's subtree out of the index (the entries themselves stay).
+  void unindex_entries() noexcept {
+    for (const entry& e : entries_) {
+      if (e.node != nullptr) e.node->unindex_entries();
+      index_->erase(index_->slot_of(key_of(e), &e));
+    }
+  }
+  // Removes entry `i` and its subtree; the entries after it move up one place, in the index too.
+  void erase_entry(std::size_t i) noexcept {
+    const entry& e = entries_[i];
+    if (e.node != nullptr) e.node->unindex_entries();
+    index_->erase(index_->slot_of(key_of(e), &e));
+    for (std::size_t j = i + 1; j < entries_.size(); ++j) {
+      index_->slot_of(key_of(entries_[j]), &entries_[j]).e = &entries_[j - 1];
+    }
+    entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+  // The nodes of this subtree with the full paths they get when this node's path becomes `path`,
+  // parents before children (adopt computes them all before it changes anything).
+  void collect_paths(std::string path, std::vector<std::pair<config_node*, std::string>>& out) {
+    out.emplace_back(this, std::move(path));
+    const std::size_t at = out.size() - 1;
+    for (const entry& e : entries_) {
+      if (e.node != nullptr) e.node->collect_paths(detail::join_path(out[at].second, e.name), out);
+    }
   }
 
   [[nodiscard]] error bad_name(std::string_view name, std::string_view problem) const {
@@ -491,9 +744,7 @@ class config_node {
     if (depth() + 1 > config_limits::max_depth) {
       return error(errc::nesting_too_deep, "a tree is at most 64 nodes deep").path(full_path(name));
     }
-    entry& e = append(name);
-    e.node.reset(new config_node(this, std::string(name)));
-    return e.node.get();
+    return &append_node(name);
   }
 
   status put_value(std::string_view path, config_value v, bool replace) {
@@ -519,14 +770,12 @@ class config_node {
   }
 
   status remove_entry(std::string_view path, bool node) {
-    const auto [dir, name] = detail::split_last(path);
-    config_node* n = path.find('/') != std::string_view::npos ? find_child(dir) : this;
-    const entry* e = n == nullptr ? nullptr : n->find_entry(name);
+    const entry* e = find_path(path);
     if (e == nullptr || (e->node != nullptr) != node) {
       return error(node ? errc::child_not_found : errc::value_not_found).path(full_path(path));
     }
-    n->entries_.erase(n->entries_.begin() + (e - n->entries_.data()));
-    n->rebuild_index();
+    config_node& owner = *e->owner;
+    owner.erase_entry(static_cast<std::size_t>(e - owner.entries_.data()));
     return ok();
   }
 
@@ -563,14 +812,14 @@ class config_node {
   }
 
   void copy_entries_from(const config_node& from) {
+    reserve_entries(entries_.size() + from.entries_.size());
     for (const entry& e : from.entries_) {
-      entry& mine = append(e.name);
       if (e.node != nullptr) {
-        mine.node.reset(new config_node(this, e.name));
-        mine.node->restricted_ = e.node->restricted_;
-        mine.node->copy_entries_from(*e.node);
+        config_node& n = append_node(e.name);
+        n.restricted_ = e.node->restricted_;
+        n.copy_entries_from(*e.node);
       } else {
-        mine.value = e.value;
+        append(e.name).value = e.value;
       }
     }
   }
@@ -597,20 +846,23 @@ class config_node {
     for (const entry& src : from.entries_) {
       entry* dst = find_entry(src.name);
       if (dst == nullptr) {
-        entry& e = append(src.name);
         if (src.node != nullptr) {
-          e.node.reset(new config_node(this, src.name));
-          e.node->restricted_ = src.node->restricted_;
-          e.node->copy_entries_from(*src.node);
+          config_node& n = append_node(src.name);
+          n.restricted_ = src.node->restricted_;
+          n.copy_entries_from(*src.node);
         } else {
-          e.value = src.value;
+          append(src.name).value = src.value;
         }
         continue;
       }
       if (src.node == nullptr) {
         if (o.values == value_merge::keep_existing) continue;
-        dst->node.reset();
-        dst->value = src.value;
+        config_value v = src.value;
+        if (dst->node != nullptr) {
+          dst->node->unindex_entries();
+          dst->node.reset();
+        }
+        dst->value = std::move(v);
         continue;
       }
       if (o.children == child_merge::keep_existing) continue;
@@ -618,10 +870,14 @@ class config_node {
         dst->node->merge_into(*src.node, o);
         continue;
       }
-      dst->node.reset(new config_node(this, src.name));
-      dst->node->restricted_ = src.node->restricted_;
-      dst->node->copy_entries_from(*src.node);
+      // The entry stays where it is (same name, same full path, same index slot); only what
+      // hangs below it changes.
+      std::unique_ptr<config_node> fresh(new config_node(this, src.name));
+      fresh->restricted_ = src.node->restricted_;
+      if (dst->node != nullptr) dst->node->unindex_entries();
+      dst->node = std::move(fresh);
       dst->value = config_value{};
+      dst->node->copy_entries_from(*src.node);
     }
   }
 
@@ -641,17 +897,20 @@ class config_node {
   }
 
   config_node* parent_ = nullptr;
+  tree_index* index_ = nullptr;  // the tree's index, owned by the config_tree
   std::string name_;
+  std::string path_;          // the full path from the tree's root (empty for the root)
+  detail::path_hash prefix_;  // the hash state after path_ and a '/' (nothing fed at the root)
   std::vector<entry> entries_;
-  std::vector<std::uint32_t> index_;  // open addressing: 0 empty, else entry index + 1
   bool restricted_ = false;
 };
 
-/// \brief A whole config tree: owns its root node. Movable; the nodes themselves never move.
+/// \brief A whole config tree: owns its root node and the index of every entry below it. Movable;
+/// the nodes themselves never move.
 class config_tree {
  public:
   /// \brief An empty tree.
-  config_tree() : root_(new config_node(nullptr, std::string())) {}
+  config_tree() : index_(std::make_unique<config_node::tree_index>()), root_(new config_node(index_.get())) {}
   config_tree(config_tree&&) noexcept = default;
   config_tree& operator=(config_tree&&) noexcept = default;
   config_tree(const config_tree&) = delete;
@@ -667,6 +926,7 @@ class config_tree {
 
  private:
   friend class config_node;
+  std::unique_ptr<config_node::tree_index> index_;  // declared first: destroyed after the nodes
   std::unique_ptr<config_node> root_;
 };
 
@@ -679,14 +939,35 @@ inline config_tree config_node::clone() const {
 inline status config_node::adopt(std::string_view name, config_tree&& subtree) {
   if (std::string_view p = pdm::name_problem(name); !p.empty()) return bad_name(name, p);
   if (find_entry(name) != nullptr) return error(errc::already_exists).path(full_path(name));
+  if (subtree.index_.get() == index_) {
+    return error(errc::invalid_argument, "a tree cannot adopt itself").path(full_path(name));
+  }
   if (depth() + 1 + subtree.root_->height() > config_limits::max_depth) {
     return error(errc::nesting_too_deep, "a tree is at most 64 nodes deep").path(full_path(name));
   }
-  entry& e = append(name);
-  e.node = std::move(subtree.root_);
-  e.node->parent_ = this;
-  e.node->name_ = std::string(name);
-  subtree.root_.reset(new config_node(nullptr, std::string()));
+  // Everything that allocates comes first (the empty tree left behind, room in the index and in
+  // entries_, the names, the adopted nodes' new paths); the move itself cannot fail.
+  config_tree emptied;
+  index_->reserve(index_->size() + subtree.index_->size() + 1);
+  reserve_entries(entries_.size() + 1);
+  std::string entry_name(name);
+  std::string node_name(name);
+  std::vector<std::pair<config_node*, std::string>> moving;
+  subtree.root_->collect_paths(full_path(name), moving);
+
+  std::unique_ptr<config_node> moved = std::move(subtree.root_);
+  subtree = std::move(emptied);  // its old index goes; its nodes are now ours
+  moved->parent_ = this;
+  moved->name_ = std::move(node_name);
+  const std::uint64_t h = prefix_.finish(name);
+  entries_.push_back(entry{std::move(entry_name), config_value{}, std::move(moved), this, detail::name_key::of(name)});
+  index_->insert(h, entries_.back());
+  for (auto& [n, path] : moving) {  // parents first: each node's hash state continues its parent's
+    n->index_ = index_;
+    n->path_ = std::move(path);
+    n->prefix_ = n->parent_->prefix_.then(n->name_);
+    for (entry& e : n->entries_) index_->insert(n->key_of(e), e);
+  }
   return ok();
 }
 
@@ -696,11 +977,7 @@ inline status config_node::merge(const config_node& from, merge_options options)
   }
   // From the same tree (even this very node), merge from a copy: changing the tree while
   // reading it could copy a node into itself or destroy what is being read.
-  auto top = [](const config_node* n) {
-    while (n->parent_ != nullptr) n = n->parent_;
-    return n;
-  };
-  if (top(this) == top(&from)) {
+  if (index_ == from.index_) {
     const config_tree copy = from.clone();
     return merge(copy.root(), options);
   }
