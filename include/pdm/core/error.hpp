@@ -5,6 +5,7 @@
 // throws its own errors; functions that can fail return result<T> or status.
 #pragma once
 
+#include <cassert>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -117,18 +118,33 @@ class [[nodiscard]] result {
   [[nodiscard]] bool has_value() const noexcept { return state_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }
 
-  /// \brief The value; precondition: has_value().
-  [[nodiscard]] T& value() & noexcept { return *std::get_if<0>(&state_); }
-  [[nodiscard]] const T& value() const& noexcept { return *std::get_if<0>(&state_); }
-  [[nodiscard]] T&& value() && noexcept { return std::move(*std::get_if<0>(&state_)); }
+  /// \brief The value; precondition: has_value() (checked by assert in debug builds).
+  [[nodiscard]] T& value() & noexcept {
+    assert(has_value() && "pdm::result::value() on an error: test the result first");
+    return *std::get_if<0>(&state_);
+  }
+  [[nodiscard]] const T& value() const& noexcept {
+    assert(has_value() && "pdm::result::value() on an error: test the result first");
+    return *std::get_if<0>(&state_);
+  }
+  [[nodiscard]] T&& value() && noexcept {
+    assert(has_value() && "pdm::result::value() on an error: test the result first");
+    return std::move(*std::get_if<0>(&state_));
+  }
   T& operator*() & noexcept { return value(); }
   const T& operator*() const& noexcept { return value(); }
   T* operator->() noexcept { return &value(); }
   const T* operator->() const noexcept { return &value(); }
 
-  /// \brief The error; precondition: !has_value().
-  [[nodiscard]] const error& error_value() const& noexcept { return *std::get_if<1>(&state_); }
-  [[nodiscard]] error&& error_value() && noexcept { return std::move(*std::get_if<1>(&state_)); }
+  /// \brief The error; precondition: !has_value() (checked by assert in debug builds).
+  [[nodiscard]] const error& error_value() const& noexcept {
+    assert(!has_value() && "pdm::result::error_value() on a value: test the result first");
+    return *std::get_if<1>(&state_);
+  }
+  [[nodiscard]] error&& error_value() && noexcept {
+    assert(!has_value() && "pdm::result::error_value() on a value: test the result first");
+    return std::move(*std::get_if<1>(&state_));
+  }
 
   /// \brief The value, or `fallback` on error.
   template <class U>
@@ -150,8 +166,14 @@ class [[nodiscard]] result<void> {
 
   [[nodiscard]] bool has_value() const noexcept { return !error_.has_value(); }
   explicit operator bool() const noexcept { return has_value(); }
-  [[nodiscard]] const error& error_value() const& noexcept { return *error_; }
-  [[nodiscard]] error&& error_value() && noexcept { return std::move(*error_); }
+  [[nodiscard]] const error& error_value() const& noexcept {
+    assert(!has_value() && "pdm::status::error_value() on success: test the status first");
+    return *error_;
+  }
+  [[nodiscard]] error&& error_value() && noexcept {
+    assert(!has_value() && "pdm::status::error_value() on success: test the status first");
+    return std::move(*error_);
+  }
 
  private:
   std::optional<error> error_;
