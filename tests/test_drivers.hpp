@@ -94,6 +94,7 @@ class block_layer final : public block {
   using needs_above = pdm::interface_list<media_port>;
 
   block_layer(pdm::driver_context& /*ctx*/, const config_type& cfg) : sector_size_(cfg.sector_size) {}
+  [[nodiscard]] std::uint32_t sector_size() const { return sector_size_; }
 
   bool read_sector(std::uint64_t lba, std::array<std::uint8_t, 512>& out) override {
     if (below_ == nullptr) return false;
@@ -155,3 +156,5 @@ inline pdm::driver_object make_object(const pdm::driver_descriptor& d, std::uint
 }
 
 }  // namespace test
+
+BOOST_HANA_ADAPT_STRUCT(test::block_layer::config_type, sector_size);

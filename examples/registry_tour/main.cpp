@@ -4,7 +4,8 @@
 // JSON (examples/configs/tour.json, or the file given), applies `path=value` overrides from the
 // command line, and builds the chain a LUN's config describes, top to bottom: each driver found
 // by name, its interfaces checked against the driver above before it is constructed, its
-// `Config` node bound to its typed config struct (every problem reported at once). Then it runs
+// `Config` node bound to its typed config struct through the descriptor (every problem reported at
+// once). Then it runs
 // a write/read workload through the chain. The chain manager will do all of this from the
 // config; the demo shows the pieces it is made of.
 //
@@ -31,23 +32,6 @@ std::string class_names(pdm::driver_class c) {
   add(pdm::driver_class::media, "media");
   add(pdm::driver_class::filter, "filter");
   return out;
-}
-
-// Binds a driver's Config node (or an empty one) to its config struct and constructs it.
-using factory = pdm::result<pdm::driver_object> (*)(const pdm::driver_descriptor&, const pdm::config_node&);
-
-template <class D>
-pdm::result<pdm::driver_object> create_configured(const pdm::driver_descriptor& d, const pdm::config_node& config) {
-  pdm::result<typename D::config_type> bound = pdm::bind<typename D::config_type>(config);
-  if (!bound) return std::move(bound).error_value().driver(d.name, 0);
-  return pdm::driver_object::create(d, 0, &*bound);
-}
-
-template <class... Ds>
-factory factory_for(std::string_view name, pdm::driver_list<Ds...> /*drivers*/) {
-  factory f = nullptr;
-  ((f = f == nullptr && Ds::traits.name == name ? &create_configured<Ds> : f), ...);
-  return f;
 }
 
 void print_error(const pdm::error& e) { std::fprintf(stderr, "registry_tour: %s\n", e.message().c_str()); }
@@ -123,10 +107,12 @@ int main(int argc, char** argv) {
         }
       }
     }
+    // The driver's Config node (an empty one if there is none), bound to its config struct by the
+    // descriptor, then the driver constructed with it.
     const pdm::config_tree empty;
     const pdm::config_node* cfg = node->find_child("Config");
     pdm::result<pdm::driver_object> object =
-        factory_for(*name, storage_drivers{})(*d, cfg != nullptr ? *cfg : empty.root());
+        pdm::driver_object::create_configured(*d, 0, cfg != nullptr ? *cfg : empty.root());
     if (!object) {
       print_error(object.error_value());
       return 1;

@@ -1,3 +1,5 @@
+#include <pdm/config/binding.hpp>
+#include <pdm/config/json.hpp>
 #include <pdm/driver/object.hpp>
 
 #include <doctest/doctest.h>
@@ -44,6 +46,8 @@ struct throws_int {
   explicit throws_int(pdm::driver_context& /*ctx*/) { throw 42; }
 };
 }  // namespace
+
+BOOST_HANA_ADAPT_STRUCT(fragile::config_type, fail);
 
 TEST_CASE("a driver_object constructs, resolves its interfaces and answers queries") {
   pdm::result<pdm::driver_object> r = pdm::driver_object::create(pdm::descriptor_of<test::memory_disk>, 7);
@@ -171,4 +175,36 @@ TEST_CASE("a driver that takes a config refuses to be created without one") {
   CHECK(r.error_value().message() ==
         "driver 'Fragile' #0: invalid argument: the driver takes a config_type: bind its config and pass it");
   CHECK(fragile::alive == 0);
+}
+
+TEST_CASE("create_configured binds the Config node, then constructs") {
+  pdm::result<pdm::config_tree> tree =
+      pdm::load_json(R"({"Good": {"SectorSize": 1024}, "Bad": {"SectorSise": 1024}, "Fragile": {"Fail": true}})");
+  REQUIRE(tree);
+  pdm::result<pdm::driver_object> block =
+      pdm::driver_object::create_configured(pdm::descriptor_of<test::block_layer>, 2, *tree->root().find_child("Good"));
+  REQUIRE(block);
+  CHECK(static_cast<test::block_layer*>(block->get())->sector_size() == 1024);
+
+  pdm::result<pdm::driver_object> bad =
+      pdm::driver_object::create_configured(pdm::descriptor_of<test::block_layer>, 3, *tree->root().find_child("Bad"));
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error_value() == pdm::errc::invalid_value);
+  CHECK(bad.error_value().driver_name() == "Block");
+  CHECK(bad.error_value().instance() == 3);
+  REQUIRE(bad.error_value().causes().size() == 1);
+  CHECK(bad.error_value().causes()[0] == pdm::errc::unknown_key);
+  CHECK(bad.error_value().causes()[0].config_path() == "Bad/SectorSise");
+
+  // The bound config reaches the constructor, which may still fail.
+  pdm::result<pdm::driver_object> thrown =
+      pdm::driver_object::create_configured(pdm::descriptor_of<fragile>, 0, *tree->root().find_child("Fragile"));
+  REQUIRE_FALSE(thrown);
+  CHECK(thrown.error_value() == pdm::errc::constructor_failed);
+  CHECK(fragile::alive == 0);
+
+  // A driver without a config_type ignores the node.
+  pdm::result<pdm::driver_object> plain =
+      pdm::driver_object::create_configured(pdm::descriptor_of<test::counting_filter>, 0, tree->root());
+  CHECK(plain.has_value());
 }

@@ -49,6 +49,7 @@
 #include <utility>
 #include <vector>
 
+#include "pdm/config/fwd.hpp"
 #include "pdm/config/tree.hpp"
 #include "pdm/config/value.hpp"
 #include "pdm/core/error.hpp"
@@ -614,6 +615,19 @@ template <class T>
     return all;
   }
 }
+
+namespace detail {
+
+// Declared in pdm/config/fwd.hpp for driver descriptors: binds, then hands the bound struct over.
+template <class T>
+status bind_config_erased(const config_node& node, bound_config_user use, void* context) {
+  result<T> r = bind<T>(node);
+  if (!r) return std::move(r).error_value();
+  use(&*r, context);
+  return ok();
+}
+
+}  // namespace detail
 
 /// \brief Checks that `node` binds to T, without keeping the result.
 template <class T>

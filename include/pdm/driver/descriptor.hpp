@@ -17,13 +17,14 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "pdm/config/fwd.hpp"
 #include "pdm/core/error.hpp"
 #include "pdm/driver/driver.hpp"
 
 namespace pdm {
 
 /// \brief The version of driver_descriptor's layout; a module's descriptors must carry it.
-inline constexpr std::uint32_t descriptor_version = 0x70640001U;  // "pd", layout 0001
+inline constexpr std::uint32_t descriptor_version = 0x70640002U;  // "pd", layout 0002
 
 /// \brief Which optional hooks a driver has, as a bit mask.
 enum class driver_hooks : std::uint32_t {
@@ -54,6 +55,7 @@ struct driver_descriptor {
   using notify_fn = void (*)(void* driver);
   using detach_fn = void (*)(void* driver, attach_flags flags);
   using attach_fn = status (*)(void* driver, attach_flags flags);
+  using bind_config_fn = status (*)(const config_node& config, detail::bound_config_user use, void* context);
 
   std::uint32_t version = descriptor_version;  ///< must be descriptor_version
   std::string_view name;
@@ -71,6 +73,10 @@ struct driver_descriptor {
   /// {key, address} per provided interface to `interfaces`, in `provides` order. May throw what the
   /// constructor throws; then nothing is constructed.
   construct_fn construct = nullptr;
+  /// For a driver with a config_type (hooks has driver_hooks::config): binds its Config node to a
+  /// config_type and calls `use` with it (what construct then takes); the bind's problems
+  /// otherwise. Null for drivers without a config_type.
+  bind_config_fn bind_config = nullptr;
   destroy_fn destroy = nullptr;  ///< runs the destructor; never null
   notify_fn on_power_on = nullptr;
   notify_fn on_reset = nullptr;
@@ -177,6 +183,10 @@ constexpr driver_descriptor make_descriptor() noexcept {
       .hooks = hooks_of<D>(),
       .construct = &construct_driver<D>,
   };
+  if constexpr (has_config_type<D>) {
+    // Defined in pdm/config/binding.hpp, which describing the config struct needs anyway.
+    d.bind_config = &bind_config_erased<typename D::config_type>;
+  }
   if constexpr (std::is_trivially_destructible_v<D>) {
     d.destroy = &destroy_trivial;
   } else {
@@ -253,6 +263,7 @@ inline constexpr driver_descriptor descriptor_of = detail::make_descriptor<D>();
       {driver_hooks::power_off, d.on_power_off != nullptr},
       {driver_hooks::detach_below, d.on_detach_below != nullptr},
       {driver_hooks::attach_below, d.on_attach_below != nullptr},
+      {driver_hooks::config, d.bind_config != nullptr},
   };
   for (const auto& [hook, present] : hook_fns) {
     if (has_hook(d.hooks, hook) != present) {

@@ -19,6 +19,7 @@
 // static_assert per broken rule and is what driver_list uses.
 #pragma once
 
+#include <boost/hana/concept/struct.hpp>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -266,6 +267,15 @@ inline constexpr bool driver_hooks_have_the_documented_signatures =
                                                                             detail::hook_on_attach_below<D>);
 
 template <class D>
+inline constexpr bool driver_config_type_is_a_struct_described_with_boost_hana = [] {
+  if constexpr (detail::has_config_type<D>) {
+    return boost::hana::Struct<typename D::config_type>::value;
+  } else {
+    return true;
+  }
+}();
+
+template <class D>
 inline constexpr bool driver_saved_state_is_an_aggregate_with_a_version_above_zero = [] {
   if constexpr (detail::has_saved_state<D>) {
     if constexpr (detail::has_saved_state_version<D>) {
@@ -302,7 +312,8 @@ constexpr bool value_rules_hold() noexcept {
          rule::driver_destructor_is_noexcept<D> && rule::driver_lists_each_interface_once<D> &&
          rule::driver_derives_publicly_from_every_interface_it_provides<D> &&
          rule::driver_hooks_have_the_documented_signatures<D> &&
-         rule::driver_saved_state_is_an_aggregate_with_a_version_above_zero<D>;
+         rule::driver_saved_state_is_an_aggregate_with_a_version_above_zero<D> &&
+         rule::driver_config_type_is_a_struct_described_with_boost_hana<D>;
 }
 
 template <class D>
@@ -354,6 +365,9 @@ struct value_checks {
                 "pdm: a driver hook has the wrong signature; expected void on_power_on(), on_reset(), "
                 "on_suspend(), on_resume(), on_power_off(), void on_detach_below(pdm::attach_flags) and "
                 "pdm::status on_attach_below(pdm::attach_flags)");
+  static_assert(rule::driver_config_type_is_a_struct_described_with_boost_hana<D>,
+                "pdm: a driver's config_type must be a struct described with BOOST_HANA_ADAPT_STRUCT or "
+                "BOOST_HANA_DEFINE_STRUCT (see pdm/config/binding.hpp)");
   static_assert(rule::driver_saved_state_is_an_aggregate_with_a_version_above_zero<D>,
                 "pdm: a driver's saved_state must be an aggregate, declared with `static constexpr std::uint32_t "
                 "saved_state_version` above zero");

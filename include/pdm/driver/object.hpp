@@ -15,6 +15,7 @@
 #include <exception>
 #include <memory>
 #include <new>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -104,6 +105,14 @@ class driver_object {
   driver_object(const driver_object&) = delete;
   driver_object& operator=(const driver_object&) = delete;
   ~driver_object() { release(); }
+
+  /// \brief Constructs instance `instance` of the driver `d` from its Config node: for a driver
+  /// with a config_type the node is bound first, and a failed bind gives its problems (naming the
+  /// driver and instance) and constructs nothing; a driver without one ignores the node. For a
+  /// driver with a config_type, the program must include <pdm/config/binding.hpp> (describing the
+  /// config struct needs it anyway).
+  [[nodiscard]] static result<driver_object> create_configured(const driver_descriptor& d, std::uint32_t instance,
+                                                               const config_node& config);
 
   /// \brief The driver's descriptor.
   [[nodiscard]] const driver_descriptor& descriptor() const noexcept { return *d_; }
@@ -223,5 +232,28 @@ class driver_object {
   bool linear_;
   std::size_t alignment_;
 };
+
+inline result<driver_object> driver_object::create_configured(const driver_descriptor& d, std::uint32_t instance,
+                                                              const config_node& config) {
+  if (d.bind_config == nullptr) return create(d, instance, nullptr);
+  struct call {
+    const driver_descriptor* d;
+    std::uint32_t instance;
+    std::optional<result<driver_object>> out;
+  } c{&d, instance, std::nullopt};
+  const status bound = d.bind_config(
+      config,
+      [](const void* bound_config, void* context) {
+        auto* x = static_cast<call*>(context);
+        x->out.emplace(create(*x->d, x->instance, bound_config));
+      },
+      &c);
+  if (!bound) {
+    error e = bound.error_value();
+    return std::move(e.driver(d.name, instance));
+  }
+  if (!c.out) return error(errc::internal_error, "bind_config did not pass a config on").driver(d.name, instance);
+  return std::move(*c.out);
+}
 
 }  // namespace pdm
