@@ -265,14 +265,14 @@ constexpr bool members_bindable(std::index_sequence<I...> /*unused*/) noexcept {
   return (member_bindable<member_type_at<T, I>>::value && ...);
 }
 
-// What binding builds for one entry of a list: the vector's element, or a map's (name, element).
+// What one entry of a list binds to: the vector's element, or the map's mapped type.
 template <class M>
-struct list_element {
+struct list_value {
   using type = typename M::value_type;
 };
 template <class T, class C, class A>
-struct list_element<std::map<std::string, T, C, A>> {
-  using type = std::pair<std::string, T>;
+struct list_value<std::map<std::string, T, C, A>> {
+  using type = T;
 };
 
 // The described struct a member holds (itself, or through optional, vector or map), or void.
@@ -483,31 +483,29 @@ class binder {
 
   // Binds one entry (present) to `out`; `field` carries a member's range down to its integers.
   template <class M>
-  void bind_entry(const std::optional<config_node::entry_ref>& e, const lazy_path& path, M& out,
-                  const config_field* field) {
+  void bind_entry(const config_node::entry_ref& e, const lazy_path& path, M& out, const config_field* field) {
     if constexpr (is_optional<M>::value) {
       out.emplace();
       bind_entry(e, path, *out, field);
     } else if constexpr (is_config_struct<M>) {
-      if (!e->is_node()) return problem(errc::wrong_type, "expected a node, found a value", path);
-      bind_struct(&e->node(), path.str(), out);
+      if (!e.is_node()) return problem(errc::wrong_type, "expected a node, found a value", path);
+      bind_struct(&e.node(), path.str(), out);
     } else if constexpr (is_vector<M>::value || is_string_map<M>::value) {
-      if (!e->is_node()) return problem(errc::wrong_type, "expected a node holding a list, found a value", path);
+      if (!e.is_node()) return problem(errc::wrong_type, "expected a node holding a list, found a value", path);
       const std::string list_path = path.str();
-      for (config_node::entry_ref item : e->node().entries()) {
+      for (config_node::entry_ref item : e.node().entries()) {
         const lazy_path item_path{list_path, item.name()};
-        typename list_element<M>::type element{};
+        typename list_value<M>::type element{};
+        bind_entry(item, item_path, element, field);
         if constexpr (is_vector<M>::value) {
-          bind_entry(std::optional<config_node::entry_ref>(item), item_path, element, field);
           out.push_back(std::move(element));
         } else {
-          bind_entry(std::optional<config_node::entry_ref>(item), item_path, element.second, field);
-          out.emplace(item.name(), std::move(element.second));
+          out.emplace(item.name(), std::move(element));
         }
       }
     } else {
-      if (e->is_node()) return problem(errc::wrong_type, "expected a value, found a node", path);
-      read_scalar(e->value(), path, out, field);
+      if (e.is_node()) return problem(errc::wrong_type, "expected a value, found a node", path);
+      read_scalar(e.value(), path, out, field);
     }
   }
 
@@ -579,7 +577,7 @@ class binder {
       return;
     }
     ++matched;
-    bind_entry(e, key_path, member, info.field);
+    bind_entry(*e, key_path, member, info.field);
   }
 
   template <class T>

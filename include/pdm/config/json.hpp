@@ -179,7 +179,7 @@ class json_tree_builder {
     if (std::string_view p = pdm::name_problem(k); !p.empty()) {
       return fail(errc::invalid_name, std::string(p) + ": " + config_value::quote(k), join_path(f.path, k));
     }
-    if (f.node->find_child(k) != nullptr || f.node->has_value(k)) {
+    if (f.node->find(k)) {
       return fail(errc::duplicate_key, "the key " + config_value::quote(k) + " appears twice in one object",
                   join_path(f.path, k));
     }
@@ -221,10 +221,8 @@ class json_tree_builder {
     for (char c : what) {
       const auto u = static_cast<unsigned char>(c);
       if (u >= 0x80 || u < 0x20) {
-        static constexpr char digits[] = "0123456789abcdef";
         text += "\\x";
-        text += digits[u >> 4U];
-        text += digits[u & 0xFU];
+        append_hex(text, u);
       } else {
         text += c;
       }
@@ -258,8 +256,6 @@ class json_tree_builder {
     int bytes_state;    // 0 a node, 1 saw "$bytes", 2 have the bytes
     config_bytes bytes;
   };
-
-  static std::string join_path(std::string_view a, std::string_view b) { return detail::join_path(a, b); }
 
   bool materialize() {
     frame& f = frames_.back();

@@ -138,7 +138,7 @@ namespace detail {
   }
   const std::size_t parents = nested ? static_cast<std::size_t>(std::ranges::count(path, '/')) : 0;
   if (root.depth() + depth_offset + parents > config_limits::max_depth) {
-    return error(errc::nesting_too_deep, "a tree is at most 64 nodes deep").path(full);
+    return depth_error(full);
   }
   // The value's kind: forced, else the existing value's, else what the text reads as.
   config_node* existing_at = nested ? root.find_child(dir) : &root;

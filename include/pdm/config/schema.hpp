@@ -87,16 +87,6 @@ std::string scalar_json(const M& v) {
   }
 }
 
-// What one entry of a list binds to: the vector's element, or the map's mapped type.
-template <class M>
-struct list_value {
-  using type = typename M::value_type;
-};
-template <class T, class C, class A>
-struct list_value<std::map<std::string, T, C, A>> {
-  using type = T;
-};
-
 class schema_builder {
  public:
   std::vector<config_key_info> keys;

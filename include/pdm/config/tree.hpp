@@ -243,6 +243,11 @@ class path_hash {
   std::size_t size_ = 0;
 };
 
+// The error of a change that would make a tree deeper than config_limits::max_depth.
+[[nodiscard]] inline error depth_error(const std::string& path) {
+  return error(errc::nesting_too_deep, "a tree is at most 64 nodes deep").path(path);
+}
+
 // Splits "a/b/c" into the node path "a/b" and the last name "c".
 [[nodiscard]] inline std::pair<std::string_view, std::string_view> split_last(std::string_view path) noexcept {
   const std::size_t slash = path.rfind('/');
@@ -507,12 +512,13 @@ class config_node {
   /// a value of the wrong type or out of range is still an error.
   template <class T>
   [[nodiscard]] result<T> get_or(std::string_view path, T fallback) const {
-    if (find_value(path) == nullptr) {
+    const config_value* v = find_value(path);
+    if (v == nullptr) {
       error e = lookup_error(path, true);
       if (e == errc::value_not_found || e == errc::child_not_found) return fallback;
       return e;
     }
-    return get<T>(path);
+    return read_as<T>(*v, path);
   }
 
   /// \brief As get_or<std::string>, for a string literal fallback.
@@ -556,7 +562,7 @@ class config_node {
       rest.remove_prefix(slash + 1);
     }
     if (n->depth() + missing + 1 > config_limits::max_depth) {
-      return error(errc::nesting_too_deep, "a tree is at most 64 nodes deep").path(n->full_path(path));
+      return detail::depth_error(n->full_path(path));
     }
     for (;;) {
       const std::size_t slash = path.find('/');
@@ -742,7 +748,7 @@ class config_node {
     if (std::string_view p = pdm::name_problem(name); !p.empty()) return bad_name(name, p);
     if (find_entry(name) != nullptr) return error(errc::already_exists).path(full_path(name));
     if (depth() + 1 > config_limits::max_depth) {
-      return error(errc::nesting_too_deep, "a tree is at most 64 nodes deep").path(full_path(name));
+      return detail::depth_error(full_path(name));
     }
     return &append_node(name);
   }
@@ -803,6 +809,26 @@ class config_node {
     }
   }
 
+  // `v` (found at `path`) as T, with the full path on a conversion error. get() spells the same
+  // three lines out: through this call, g++ 12 made the depth-6 look-up 0.9 ns slower.
+  template <class T>
+  [[nodiscard]] result<T> read_as(const config_value& v, std::string_view path) const {
+    result<T> r = v.as<T>();
+    if (!r) return std::move(r).error_value().path(full_path(path));
+    return r;
+  }
+
+  // Appends a deep copy of `e` (a value or a subtree) under the same name.
+  void append_copy(const entry& e) {
+    if (e.node != nullptr) {
+      config_node& n = append_node(e.name);
+      n.restricted_ = e.node->restricted_;
+      n.copy_entries_from(*e.node);
+    } else {
+      append(e.name).value = e.value;
+    }
+  }
+
   [[nodiscard]] std::size_t height() const noexcept {
     std::size_t h = 0;
     for (const entry& e : entries_) {
@@ -813,15 +839,7 @@ class config_node {
 
   void copy_entries_from(const config_node& from) {
     reserve_entries(entries_.size() + from.entries_.size());
-    for (const entry& e : from.entries_) {
-      if (e.node != nullptr) {
-        config_node& n = append_node(e.name);
-        n.restricted_ = e.node->restricted_;
-        n.copy_entries_from(*e.node);
-      } else {
-        append(e.name).value = e.value;
-      }
-    }
+    for (const entry& e : from.entries_) append_copy(e);
   }
 
   // The first conflict a merge with `o` would fail on, or nothing.
@@ -846,13 +864,7 @@ class config_node {
     for (const entry& src : from.entries_) {
       entry* dst = find_entry(src.name);
       if (dst == nullptr) {
-        if (src.node != nullptr) {
-          config_node& n = append_node(src.name);
-          n.restricted_ = src.node->restricted_;
-          n.copy_entries_from(*src.node);
-        } else {
-          append(src.name).value = src.value;
-        }
+        append_copy(src);
         continue;
       }
       if (src.node == nullptr) {
@@ -943,7 +955,7 @@ inline status config_node::adopt(std::string_view name, config_tree&& subtree) {
     return error(errc::invalid_argument, "a tree cannot adopt itself").path(full_path(name));
   }
   if (depth() + 1 + subtree.root_->height() > config_limits::max_depth) {
-    return error(errc::nesting_too_deep, "a tree is at most 64 nodes deep").path(full_path(name));
+    return detail::depth_error(full_path(name));
   }
   // Everything that allocates comes first (the empty tree left behind, room in the index and in
   // entries_, the names, the adopted nodes' new paths); the move itself cannot fail.
@@ -973,7 +985,7 @@ inline status config_node::adopt(std::string_view name, config_tree&& subtree) {
 
 inline status config_node::merge(const config_node& from, merge_options options) {
   if (depth() + from.height() > config_limits::max_depth) {
-    return error(errc::nesting_too_deep, "a tree is at most 64 nodes deep").path(path());
+    return detail::depth_error(path());
   }
   // From the same tree (even this very node), merge from a copy: changing the tree while
   // reading it could copy a node into itself or destroy what is being read.

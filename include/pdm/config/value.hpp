@@ -92,6 +92,13 @@ namespace detail {
   return true;
 }
 
+// Appends the byte `u` as two lower-case hex digits.
+inline void append_hex(std::string& out, unsigned u) {
+  static constexpr char digits[] = "0123456789abcdef";
+  out += digits[(u >> 4U) & 0xFU];
+  out += digits[u & 0xFU];
+}
+
 }  // namespace detail
 
 /// \brief Why `name` is not a valid node or value name, or an empty view if it is one.
@@ -237,13 +244,9 @@ class config_value {
       case value_kind::string:
         return quote(string());
       case value_kind::bytes: {
-        static constexpr char digits[] = "0123456789abcdef";
         std::string out = "bytes[" + std::to_string(bytes().size()) + "]";
         if (!bytes().empty()) out += ' ';
-        for (std::byte b : bytes()) {
-          out += digits[std::to_integer<unsigned>(b) >> 4U];
-          out += digits[std::to_integer<unsigned>(b) & 0xFU];
-        }
+        for (std::byte b : bytes()) detail::append_hex(out, std::to_integer<unsigned>(b));
         return out;
       }
       case value_kind::boolean:
@@ -254,7 +257,6 @@ class config_value {
 
   /// \brief `s` in double quotes with `"`, `\` and control characters escaped as in JSON.
   [[nodiscard]] static std::string quote(std::string_view s) {
-    static constexpr char digits[] = "0123456789abcdef";
     std::string out;
     out.reserve(s.size() + 2);
     out += '"';
@@ -269,8 +271,7 @@ class config_value {
         out += "\\t";
       } else if (u < 0x20 || u == 0x7F) {
         out += "\\u00";
-        out += digits[u >> 4U];
-        out += digits[u & 0xFU];
+        detail::append_hex(out, u);
       } else {
         out += c;
       }
