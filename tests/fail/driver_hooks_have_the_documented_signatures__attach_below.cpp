@@ -1,8 +1,8 @@
 // Breaks pdm::rule::driver_hooks_have_the_documented_signatures: on_attach_below returns void, not pdm::status.
 // clang-format off
-// EXPECT-GCC: static assertion failed: pdm: a driver hook has the wrong signature; expected void on_power_on\(\), on_reset\(\), on_suspend\(\), on_resume\(\), on_power_off\(\), void on_detach_below\(pdm::attach_flags\) and pdm::status on_attach_below\(pdm::attach_flags\)
+// EXPECT-GCC: static assertion failed: pdm: a driver hook has the wrong signature; expected void on_power_on\(\), on_reset\(\), on_suspend\(\), on_resume\(\), on_power_off\(\), void on_detach_below\(pdm::attach_flags\), pdm::status on_attach_below\(pdm::attach_flags\) and static int probe\(std::span<const std::byte>, std::string_view\)
 // EXPECT-GCC: pdm::rule::driver_hooks_have_the_documented_signatures<driver_with_void_attach_below>[^ ]* evaluates to false.?$
-// EXPECT-CLANG: static_assert failed due to requirement 'rule::driver_hooks_have_the_documented_signatures<driver_with_void_attach_below>' "pdm: a driver hook has the wrong signature; expected void on_power_on\(\), on_reset\(\), on_suspend\(\), on_resume\(\), on_power_off\(\), void on_detach_below\(pdm::attach_flags\) and pdm::status on_attach_below\(pdm::attach_flags\)"
+// EXPECT-CLANG: static_assert failed due to requirement 'rule::driver_hooks_have_the_documented_signatures<driver_with_void_attach_below>' "pdm: a driver hook has the wrong signature; expected void on_power_on\(\), on_reset\(\), on_suspend\(\), on_resume\(\), on_power_off\(\), void on_detach_below\(pdm::attach_flags\), pdm::status on_attach_below\(pdm::attach_flags\) and static int probe\(std::span<const std::byte>, std::string_view\)"
 // EXPECT-CLANG: (^|[^0-9])1 error generated
 // clang-format on
 #include <pdm/driver/registry.hpp>

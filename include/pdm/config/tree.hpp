@@ -590,6 +590,13 @@ class config_node {
 
   /// \brief Moves a whole tree in as the child `name`; `already_exists` if the name is taken.
   status adopt(std::string_view name, config_tree&& subtree);
+  /// \brief Replaces every entry of this node with the entries of `contents`' root, moved in: this
+  /// node keeps its identity, name, parent and restricted flag; what was below it is destroyed.
+  /// All or nothing (`nesting_too_deep`, or `invalid_argument` for a tree's own contents).
+  status assign(config_tree&& contents);
+  /// \brief As assign(config_tree&&), with a deep copy of `from`'s entries (`from` may be anywhere,
+  /// even below this node).
+  status assign(const config_node& from);
   /// \brief A deep copy of this node's subtree as a new tree (its root has no name and no parent;
   /// restricted roots below it stay restricted).
   [[nodiscard]] config_tree clone() const;
@@ -982,6 +989,39 @@ inline status config_node::adopt(std::string_view name, config_tree&& subtree) {
   }
   return ok();
 }
+
+inline status config_node::assign(config_tree&& contents) {
+  if (contents.index_.get() == index_) {
+    return error(errc::invalid_argument, "a node cannot take the contents of its own tree").path(path());
+  }
+  if (depth() + contents.root_->height() > config_limits::max_depth) return detail::depth_error(path());
+  // Everything that allocates comes first (the empty tree left behind, room in the index, the
+  // moved nodes' new paths); the exchange itself cannot fail.
+  config_tree emptied;
+  index_->reserve(index_->size() + contents.index_->size());
+  std::vector<std::pair<config_node*, std::string>> moving;
+  for (const entry& e : contents.root_->entries_) {
+    if (e.node != nullptr) e.node->collect_paths(detail::join_path(path(), e.name), moving);
+  }
+  std::vector<entry> incoming = std::move(contents.root_->entries_);
+  contents = std::move(emptied);  // its old index and root go; the entries are now ours
+  unindex_entries();
+  entries_ = std::move(incoming);  // the old entries and their subtrees are destroyed
+  for (entry& e : entries_) {
+    e.owner = this;
+    if (e.node != nullptr) e.node->parent_ = this;
+    index_->insert(key_of(e), e);
+  }
+  for (auto& [n, p] : moving) {  // parents first: each node's hash state continues its parent's
+    n->index_ = index_;
+    n->path_ = std::move(p);
+    n->prefix_ = n->parent_->prefix_.then(n->name_);
+    for (entry& e : n->entries_) index_->insert(n->key_of(e), e);
+  }
+  return ok();
+}
+
+inline status config_node::assign(const config_node& from) { return assign(from.clone()); }
 
 inline status config_node::merge(const config_node& from, merge_options options) {
   if (depth() + from.height() > config_limits::max_depth) {

@@ -24,7 +24,7 @@
 namespace pdm {
 
 /// \brief The version of driver_descriptor's layout; a module's descriptors must carry it.
-inline constexpr std::uint32_t descriptor_version = 0x70640002U;  // "pd", layout 0002
+inline constexpr std::uint32_t descriptor_version = 0x70640003U;  // "pd", layout 0003
 
 /// \brief Which optional hooks a driver has, as a bit mask.
 enum class driver_hooks : std::uint32_t {
@@ -39,6 +39,7 @@ enum class driver_hooks : std::uint32_t {
   attach_below = 1U << 7,  ///< can attach a driver below itself at run time
   saved_state = 1U << 8,
   config = 1U << 9,  ///< takes a config_type in its constructor
+  probe = 1U << 10,  ///< can tell whether a media file is its format (mount_prepare without a core driver)
 };
 [[nodiscard]] constexpr driver_hooks operator|(driver_hooks a, driver_hooks b) noexcept {
   return static_cast<driver_hooks>(static_cast<std::uint32_t>(a) | static_cast<std::uint32_t>(b));
@@ -56,6 +57,8 @@ struct driver_descriptor {
   using detach_fn = void (*)(void* driver, attach_flags flags);
   using attach_fn = status (*)(void* driver, attach_flags flags);
   using bind_config_fn = status (*)(const config_node& config, detail::bound_config_user use, void* context);
+  using resolve_fn = void (*)(void* driver, resolved_interface* interfaces) noexcept;
+  using probe_fn = int (*)(std::span<const std::byte> head, std::string_view file);
 
   std::uint32_t version = descriptor_version;  ///< must be descriptor_version
   std::string_view name;
@@ -77,6 +80,10 @@ struct driver_descriptor {
   /// config_type and calls `use` with it (what construct then takes); the bind's problems
   /// otherwise. Null for drivers without a config_type.
   bind_config_fn bind_config = nullptr;
+  /// Writes the {key, address} rows of the driver at `driver` (as construct does when it is
+  /// done). The chain manager calls it while the driver's constructor runs, once its bases exist,
+  /// so the driver it attaches below can already see its interfaces. Never null.
+  resolve_fn resolve = nullptr;
   destroy_fn destroy = nullptr;  ///< runs the destructor; never null
   notify_fn on_power_on = nullptr;
   notify_fn on_reset = nullptr;
@@ -85,6 +92,9 @@ struct driver_descriptor {
   notify_fn on_power_off = nullptr;
   detach_fn on_detach_below = nullptr;
   attach_fn on_attach_below = nullptr;
+  /// For a driver with a probe (hooks has driver_hooks::probe): how sure it is, 0..100, that the
+  /// file whose first bytes are `head` is its format; 0 means not at all.
+  probe_fn probe = nullptr;
   std::uint32_t version_end = descriptor_version;  ///< must be descriptor_version (catches layout skew)
 
   /// \brief True if the driver provides the interface with `key`.
@@ -115,6 +125,10 @@ void construct_driver(void* storage, driver_context& ctx, const void* config, re
     driver = ::new (storage) D(ctx);
   }
   store_interfaces(driver, interfaces, provides_t<D>{});
+}
+template <class D>
+void resolve_driver(void* storage, resolved_interface* interfaces) noexcept {
+  store_interfaces(static_cast<D*>(storage), interfaces, provides_t<D>{});
 }
 // Shared by every trivially destructible driver: one function instead of one per driver.
 inline void destroy_trivial(void* /*driver*/) noexcept {}
@@ -152,6 +166,11 @@ status call_attach_below(void* d, attach_flags f) {
 }
 
 template <class D>
+int call_probe(std::span<const std::byte> head, std::string_view file) {
+  return static_cast<int>(D::probe(head, file));
+}
+
+template <class D>
 constexpr driver_hooks hooks_of() noexcept {
   driver_hooks h = driver_hooks::none;
   if constexpr (!std::is_trivially_destructible_v<D>) h = h | driver_hooks::destructor;
@@ -164,6 +183,7 @@ constexpr driver_hooks hooks_of() noexcept {
   if constexpr (hook_on_attach_below<D>) h = h | driver_hooks::attach_below;
   if constexpr (has_saved_state<D>) h = h | driver_hooks::saved_state;
   if constexpr (has_config_type<D>) h = h | driver_hooks::config;
+  if constexpr (hook_probe<D>) h = h | driver_hooks::probe;
   return h;
 }
 
@@ -182,6 +202,7 @@ constexpr driver_descriptor make_descriptor() noexcept {
       .needs_above = interface_refs_for<needs_above_t<D>>::value,
       .hooks = hooks_of<D>(),
       .construct = &construct_driver<D>,
+      .resolve = &resolve_driver<D>,
   };
   if constexpr (has_config_type<D>) {
     // Defined in pdm/config/binding.hpp, which describing the config struct needs anyway.
@@ -199,6 +220,7 @@ constexpr driver_descriptor make_descriptor() noexcept {
   if constexpr (hook_on_power_off<D>) d.on_power_off = &call_power_off<D>;
   if constexpr (hook_on_detach_below<D>) d.on_detach_below = &call_detach_below<D>;
   if constexpr (hook_on_attach_below<D>) d.on_attach_below = &call_attach_below<D>;
+  if constexpr (hook_probe<D>) d.probe = &call_probe<D>;
   return d;
 }
 
@@ -252,7 +274,8 @@ inline constexpr driver_descriptor descriptor_of = detail::make_descriptor<D>();
   }
   if (d.construct == nullptr) return fail(errc::invalid_registration, "there is no constructor");
   if (d.destroy == nullptr) return fail(errc::invalid_registration, "there is no destroy function");
-  if ((static_cast<std::uint32_t>(d.hooks) & ~((1U << 10) - 1)) != 0) {
+  if (d.resolve == nullptr) return fail(errc::invalid_registration, "there is no resolve function");
+  if ((static_cast<std::uint32_t>(d.hooks) & ~((1U << 11) - 1)) != 0) {
     return fail(errc::invalid_registration, "the hook mask has unknown bits");
   }
   const std::pair<driver_hooks, bool> hook_fns[] = {
@@ -264,6 +287,7 @@ inline constexpr driver_descriptor descriptor_of = detail::make_descriptor<D>();
       {driver_hooks::detach_below, d.on_detach_below != nullptr},
       {driver_hooks::attach_below, d.on_attach_below != nullptr},
       {driver_hooks::config, d.bind_config != nullptr},
+      {driver_hooks::probe, d.probe != nullptr},
   };
   for (const auto& [hook, present] : hook_fns) {
     if (has_hook(d.hooks, hook) != present) {

@@ -23,6 +23,8 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <span>
+#include <string_view>
 #include <type_traits>
 
 #include "pdm/core/error.hpp"
@@ -141,6 +143,15 @@ concept declares_on_detach_below = requires {
 template <class D>
 concept declares_on_attach_below = requires {
   &D::on_attach_below;
+};
+
+template <class D>
+concept declares_probe = requires {
+  &D::probe;
+};
+template <class D>
+concept hook_probe = requires(std::span<const std::byte> head, std::string_view file) {
+  { D::probe(head, file) } -> std::convertible_to<int>;
 };
 
 template <class D>
@@ -264,7 +275,9 @@ inline constexpr bool driver_hooks_have_the_documented_signatures =
                                                             D>)&&(!detail::declares_on_detach_below<D> ||
                                                                   detail::hook_on_detach_below<
                                                                       D>)&&(!detail::declares_on_attach_below<D> ||
-                                                                            detail::hook_on_attach_below<D>);
+                                                                            detail::hook_on_attach_below<
+                                                                                D>)&&(!detail::declares_probe<D> ||
+                                                                                      detail::hook_probe<D>);
 
 template <class D>
 inline constexpr bool driver_config_type_is_a_struct_described_with_boost_hana = [] {
@@ -363,8 +376,9 @@ struct value_checks {
                 "and unambiguously from every interface in `provides`)");
   static_assert(rule::driver_hooks_have_the_documented_signatures<D>,
                 "pdm: a driver hook has the wrong signature; expected void on_power_on(), on_reset(), "
-                "on_suspend(), on_resume(), on_power_off(), void on_detach_below(pdm::attach_flags) and "
-                "pdm::status on_attach_below(pdm::attach_flags)");
+                "on_suspend(), on_resume(), on_power_off(), void on_detach_below(pdm::attach_flags), "
+                "pdm::status on_attach_below(pdm::attach_flags) and static int probe(std::span<const std::byte>, "
+                "std::string_view)");
   static_assert(rule::driver_config_type_is_a_struct_described_with_boost_hana<D>,
                 "pdm: a driver's config_type must be a struct described with BOOST_HANA_ADAPT_STRUCT or "
                 "BOOST_HANA_DEFINE_STRUCT (see pdm/config/binding.hpp)");

@@ -264,6 +264,16 @@ class registry {
     return i == SIZE_MAX ? nullptr : drivers_[i];
   }
 
+  /// \brief The position of the driver named `name` in drivers() (registration order), or
+  /// `npos`; O(1) expected. Positions never change: drivers are only ever added.
+  [[nodiscard]] std::size_t find_index(std::string_view name) const noexcept {
+    if (drivers_.empty()) return npos;
+    const std::size_t i = detail::probe_name(slots_, name, [this](std::size_t k) { return drivers_[k]->name; });
+    return i == SIZE_MAX ? npos : i;
+  }
+  /// \brief What find_index returns for an unknown name.
+  static constexpr std::size_t npos = SIZE_MAX;
+
   /// \brief The number of registered drivers.
   [[nodiscard]] std::size_t size() const noexcept { return drivers_.size(); }
   [[nodiscard]] bool empty() const noexcept { return drivers_.empty(); }

@@ -1,0 +1,258 @@
+// pdm/chain/emt.hpp - the emulation thread (EMT): where a VM's chain operations run.
+//
+// Every change to a VM's chains, and every power notification, happens on one thread, the EMT,
+// so drivers never see two chain operations at once. The EMT is either a thread the VM starts
+// (emt_mode::own_thread) or the thread that made the VM (emt_mode::current_thread), which then
+// runs the EMT's work itself by calling run_pending() or wait_until(); tests and single-threaded
+// hosts use the second.
+//
+// Other threads hand work to the EMT as requests: post() queues a function, call() queues one
+// and waits for its result. Requests run in the order they were posted. A request may be tagged
+// with an owner (a driver instance); cancel_owned() drops the owner's requests that have not
+// run, so nothing runs on behalf of a destroyed instance. Requests still queued when the EMT
+// stops never run, and their callers get errc::cancelled.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+#include "pdm/core/error.hpp"
+
+namespace pdm {
+
+namespace detail {
+// What emt::call returns for a function returning R: R itself if it is a result, else result<R>.
+template <class R>
+struct call_result {
+  using type = result<R>;
+};
+template <class R>
+struct call_result<result<R>> {
+  using type = result<R>;
+};
+template <class R>
+using call_result_t = typename call_result<R>::type;
+}  // namespace detail
+
+/// \brief Which thread is a VM's EMT.
+enum class emt_mode {
+  own_thread,      ///< the VM starts a thread and runs every request there
+  current_thread,  ///< the thread that makes the VM is the EMT and runs requests when it asks to
+};
+
+/// \brief A VM's emulation thread and its request queue.
+class emt {
+ public:
+  /// \brief Starts the EMT: a new thread (own_thread) or the calling thread (current_thread).
+  explicit emt(emt_mode mode) : mode_(mode) {
+    if (mode == emt_mode::current_thread) {
+      id_ = std::this_thread::get_id();
+      return;
+    }
+    const std::lock_guard<std::mutex> hold(lock_);  // the loop starts once id_ is set
+    thread_ = std::thread([this] { loop(); });
+    id_ = thread_.get_id();
+  }
+  emt(const emt&) = delete;
+  emt& operator=(const emt&) = delete;
+  emt(emt&&) = delete;
+  emt& operator=(emt&&) = delete;
+  /// \brief Stops the EMT (see stop()).
+  ~emt() { stop(); }
+
+  [[nodiscard]] emt_mode mode() const noexcept { return mode_; }
+  /// \brief True on the EMT.
+  [[nodiscard]] bool is_current() const noexcept { return std::this_thread::get_id() == id_; }
+  /// \brief The EMT's thread id.
+  [[nodiscard]] std::thread::id id() const noexcept { return id_; }
+
+  /// \brief Queues `work` (from any thread), tagged with `owner` (may be null). Returns false,
+  /// and drops `work`, once the EMT has stopped.
+  bool post(std::function<void()> work, const void* owner = nullptr) {
+    {
+      const std::lock_guard<std::mutex> hold(lock_);
+      if (stopped_) return false;
+      queue_.push_back(request{std::move(work), owner});
+    }
+    wakeup_.notify_all();
+    return true;
+  }
+
+  /// \brief Runs `f` on the EMT and returns its result: at once on the EMT, otherwise posted and
+  /// awaited. `cancelled` if the EMT stops before it runs. F returns void, a status or result<T>,
+  /// or any other value type (wrapped in a result).
+  template <class F>
+  auto call(F&& f) -> detail::call_result_t<std::invoke_result_t<F&>> {
+    using R = std::invoke_result_t<F&>;
+    using out = detail::call_result_t<R>;
+    if (is_current()) return run_now<R, out>(f);
+    struct shared {
+      std::mutex m;
+      std::condition_variable cv;
+      bool finished = false;
+      std::optional<out> value;
+    };
+    auto s = std::make_shared<shared>();
+    // Signals the caller when the request runs or is dropped without running.
+    struct signal {
+      std::shared_ptr<shared> s;
+      signal(const signal&) = delete;  // std::function copies: only moves happen (see below)
+      signal& operator=(const signal&) = delete;
+      signal(signal&&) noexcept = default;
+      signal& operator=(signal&&) noexcept = default;
+      explicit signal(std::shared_ptr<shared> p) noexcept : s(std::move(p)) {}
+      ~signal() {
+        if (!s) return;
+        {
+          const std::lock_guard<std::mutex> hold(s->m);
+          s->finished = true;
+        }
+        s->cv.notify_all();
+      }
+    };
+    auto sig = std::make_shared<signal>(s);  // shared_ptr: std::function needs a copyable callable
+    const bool queued = post([sig, &f]() mutable {
+      std::optional<out> v;
+      v.emplace(run_now<R, out>(f));
+      {
+        const std::lock_guard<std::mutex> hold(sig->s->m);
+        sig->s->value = std::move(v);
+      }
+    });
+    sig.reset();
+    if (!queued) return error(errc::cancelled, "the EMT has stopped");
+    std::unique_lock<std::mutex> hold(s->m);
+    s->cv.wait(hold, [&] { return s->finished; });
+    if (!s->value) return error(errc::cancelled, "the EMT stopped before the request ran");
+    return std::move(*s->value);
+  }
+
+  /// \brief On the EMT: runs every request queued so far (not those they post); returns how many ran.
+  std::size_t run_pending() {
+    std::deque<request> batch;
+    {
+      const std::lock_guard<std::mutex> hold(lock_);
+      batch.swap(queue_);
+    }
+    std::size_t ran = 0;
+    while (!batch.empty()) {
+      request r = std::move(batch.front());
+      batch.pop_front();
+      r.work();
+      ++ran;
+    }
+    return ran;
+  }
+
+  /// \brief On the EMT: runs pending requests; if there were none, waits until a request is
+  /// posted, wake() is called or `deadline` passes, and runs what arrived. Returns how many ran.
+  std::size_t wait_until(std::chrono::steady_clock::time_point deadline) {
+    if (std::size_t ran = run_pending(); ran > 0) return ran;
+    {
+      std::unique_lock<std::mutex> hold(lock_);
+      wakeup_.wait_until(hold, deadline, [this] { return !queue_.empty() || woken_ || stopping_; });
+      woken_ = false;
+    }
+    return run_pending();
+  }
+
+  /// \brief Wakes a wait_until() on the EMT (from any thread).
+  void wake() {
+    {
+      const std::lock_guard<std::mutex> hold(lock_);
+      woken_ = true;
+    }
+    wakeup_.notify_all();
+  }
+
+  /// \brief Drops the queued requests tagged with `owner`; returns how many.
+  std::size_t cancel_owned(const void* owner) {
+    std::deque<request> dropped;  // destroyed outside the lock
+    const std::lock_guard<std::mutex> hold(lock_);
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      if (it->owner == owner) {
+        dropped.push_back(std::move(*it));
+        it = queue_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return dropped.size();
+  }
+
+  /// \brief Requests queued and not yet run.
+  [[nodiscard]] std::size_t pending() const {
+    const std::lock_guard<std::mutex> hold(lock_);
+    return queue_.size();
+  }
+
+  /// \brief Stops the EMT: an own thread finishes the request it runs and is joined; requests
+  /// still queued are dropped (their callers get `cancelled`), and later posts are refused.
+  void stop() {
+    std::deque<request> dropped;
+    {
+      const std::lock_guard<std::mutex> hold(lock_);
+      stopping_ = true;
+    }
+    wakeup_.notify_all();
+    if (thread_.joinable()) {
+      if (std::this_thread::get_id() == thread_.get_id()) {
+        thread_.detach();  // stop() from a request: the loop ends after it returns
+      } else {
+        thread_.join();
+      }
+    }
+    const std::lock_guard<std::mutex> hold(lock_);
+    stopped_ = true;
+    dropped.swap(queue_);
+  }
+
+ private:
+  struct request {
+    std::function<void()> work;
+    const void* owner;
+  };
+
+  template <class R, class Out, class F>
+  static Out run_now(F& f) {
+    if constexpr (std::is_void_v<R>) {
+      f();
+      return Out();
+    } else {
+      return Out(f());
+    }
+  }
+
+  void loop() {
+    { const std::lock_guard<std::mutex> hold(lock_); }  // wait for the constructor to set id_
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> hold(lock_);
+        wakeup_.wait(hold, [this] { return !queue_.empty() || stopping_; });
+        if (stopping_) return;
+      }
+      run_pending();
+    }
+  }
+
+  emt_mode mode_;
+  std::thread thread_;
+  std::thread::id id_;
+  mutable std::mutex lock_;
+  std::condition_variable wakeup_;
+  std::deque<request> queue_;
+  bool woken_ = false;
+  bool stopping_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace pdm

@@ -1,0 +1,1476 @@
+// pdm/chain/vm.hpp - the VM: devices, driver chains built from config, instance accounting,
+// transformations, the emulation thread and power.
+//
+// A vm owns a driver registry, a config tree and an EMT. The VMM adds its devices, then attaches
+// the chain configured under each LUN (`Devices/<device>/<instance>/LUN#<n>`): the chain manager
+// reads `Driver`, finds the driver, checks its instance limit and that it provides what the
+// device (or the driver above) needs and needs only what is offered, hands it its `Config` node
+// as a restricted root, allocates the instance record and the driver in one block, numbers the
+// instance, links it and constructs it. A constructor attaches the driver below itself through
+// its context, and so the chain grows downward.
+//
+// Attach order (design.md, "Attach"): transformations; `Driver` (missing_driver_name); look-up
+// (driver_not_found); live instances < max (too_many_instances); interfaces both ways
+// (missing_interface), before anything is constructed; `Config` created if missing, a restricted
+// root; one allocation; a per-driver instance number that only grows, and a separate live count;
+// link; construct. A constructor that fails, by ctx.fail() or by exception, at any depth, leaves
+// the chains, the counts and the config exactly as they were: what it attached below is
+// destroyed without notifications, its config changes (transformations, a created `Config`) are
+// undone, and its memory is freed.
+//
+// Detach destroys bottom-most first: unlink, tell the parent (unless no_callbacks), count down,
+// destruct, drop what the instance owned, poison (in debug builds) and free.
+//
+// Every chain operation and power event runs on the EMT. Called from another thread, a vm member
+// posts itself to the EMT and waits (or, with foreign_calls::refuse, fails with wrong_thread).
+// A driver's own helpers must be called on the EMT (wrong_thread otherwise), except post(),
+// assert_emt() and assert_other().
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <initializer_list>
+#include <iostream>
+#include <memory>
+#include <memory_resource>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+#include "pdm/core/source_location.hpp"
+
+#include "pdm/chain/device.hpp"
+#include "pdm/chain/emt.hpp"
+#include "pdm/chain/transform.hpp"
+#include "pdm/chain/vm_state.hpp"
+#include "pdm/config/tree.hpp"
+#include "pdm/core/error.hpp"
+#include "pdm/core/suggest.hpp"
+#include "pdm/driver/context.hpp"
+#include "pdm/driver/descriptor.hpp"
+#include "pdm/driver/object.hpp"
+#include "pdm/driver/registry.hpp"
+
+namespace pdm {
+
+/// \brief What a vm member called off the EMT does.
+enum class foreign_calls {
+  post,    ///< posts itself to the EMT and waits for the result
+  refuse,  ///< fails with errc::wrong_thread
+};
+
+/// \brief What a vm reports to its report sink: things that are not the caller's error.
+enum class report_kind {
+  wrong_thread,       ///< a driver's assert_emt() or assert_other() failed
+  slow_notification,  ///< a driver has not completed an asynchronous power notification in time
+  hook_threw,         ///< a notification hook threw; the exception was caught and dropped
+};
+
+/// \brief One report: its kind and an error naming the driver, instance and details.
+struct vm_report {
+  report_kind kind;
+  error what;
+};
+
+/// \brief How a vm is set up.
+struct vm_options {
+  /// Which thread is the EMT.
+  emt_mode emt = emt_mode::own_thread;
+  /// What vm members called off the EMT do.
+  foreign_calls foreign = foreign_calls::post;
+  /// Where instance records and drivers are allocated (null: operator new).
+  std::pmr::memory_resource* instance_memory = nullptr;
+  /// Fill freed instance memory with 0xdeadd0d0 before freeing it (default: in debug builds).
+#ifdef NDEBUG
+  bool poison_freed = false;
+#else
+  bool poison_freed = true;
+#endif
+  /// Where reports go (null: one line each on std::clog). Called on any thread, one at a time.
+  std::function<void(const vm_report&)> report{};
+  /// How long a driver may take to complete an asynchronous power notification before it is
+  /// reported (once); the VM goes on waiting.
+  std::chrono::milliseconds slow_notification{5000};
+};
+
+/// \brief A driver's instance accounting in one VM.
+struct driver_counts {
+  std::uint32_t live = 0;           ///< instances alive now
+  std::uint32_t next_instance = 0;  ///< the number the next instance gets (numbers only grow)
+};
+
+/// \brief The byte pattern freed instance memory is filled with when poisoning is on.
+inline constexpr std::uint32_t poison_pattern = 0xdeadd0d0U;
+
+/// \brief A virtual machine as pdm sees it: registry, config, devices, driver chains, EMT, power.
+class vm final : private detail::driver_host {
+ public:
+  /// \brief A VM in state `created`, with no devices. Starts the EMT (own_thread).
+  vm(registry drivers, config_tree config, vm_options options = {})
+      : registry_(std::move(drivers)),
+        config_(std::move(config)),
+        options_(std::move(options)),
+        memory_(options_.instance_memory != nullptr ? options_.instance_memory : std::pmr::new_delete_resource()),
+        emt_(options_.emt) {}
+  vm(const vm&) = delete;
+  vm& operator=(const vm&) = delete;
+  vm(vm&&) = delete;
+  vm& operator=(vm&&) = delete;
+  /// \brief Powers the VM off if it runs or is suspended, then destroys every chain (bottom-most
+  /// first, without detach notifications) and stops the EMT. With emt_mode::current_thread, the
+  /// VM must be destroyed on its EMT.
+  ~vm() {
+    auto teardown = [this] {
+      if (state_ == vm_state::running || state_ == vm_state::suspended) (void)power_off_on_emt();
+      state_ = vm_state::destroying;
+      for (auto& d : devices_) {
+        for (lun_state& l : d->luns) {
+          if (l.top != nullptr) destroy_chain(l.top, attach_flags::no_callbacks);
+        }
+      }
+    };
+    if (emt_.is_current() || emt_.mode() == emt_mode::current_thread) {
+      teardown();
+    } else {
+      (void)emt_.call(teardown);
+    }
+    emt_.stop();
+  }
+
+  // --- The parts ------------------------------------------------------------------------------
+
+  /// \brief The registered drivers. Register more only on the EMT.
+  [[nodiscard]] registry& drivers() noexcept { return registry_; }
+  [[nodiscard]] const registry& drivers() const noexcept { return registry_; }
+  /// \brief The config tree's root. Change it only on the EMT (or before other threads use the VM).
+  [[nodiscard]] config_node& config() noexcept { return config_.root(); }
+  [[nodiscard]] const config_node& config() const noexcept { return config_.root(); }
+  /// \brief The emulation thread.
+  [[nodiscard]] emt& thread() noexcept { return emt_; }
+  /// \brief True on the EMT.
+  [[nodiscard]] bool on_emt() const noexcept override { return emt_.is_current(); }
+  /// \brief The VM's state. Read it on the EMT; elsewhere it may change at any moment.
+  [[nodiscard]] vm_state state() const noexcept override { return state_.load(std::memory_order_acquire); }
+
+  /// \brief Runs `f` on the EMT and returns its result (see emt::call); subject to the
+  /// foreign_calls policy.
+  template <class F>
+  auto call(F&& f) -> detail::call_result_t<std::invoke_result_t<F&>> {
+    if (!emt_.is_current() && options_.foreign == foreign_calls::refuse) return wrong_thread_error("call");
+    return emt_.call(std::forward<F>(f));
+  }
+  /// \brief Queues `work` for the EMT (from any thread); false once the EMT has stopped.
+  bool post(std::function<void()> work) { return emt_.post(std::move(work)); }
+
+  // --- Devices --------------------------------------------------------------------------------
+
+  /// \brief Adds a device instance. Errors: `invalid_argument` (bad name, a LUN number twice),
+  /// `already_exists`, `invalid_vm_state` (off or being destroyed).
+  status add_device(device_spec spec) {
+    return on_emt_call("add_device", [&]() -> status { return add_device_on_emt(std::move(spec)); });
+  }
+
+  // --- Attach and detach ----------------------------------------------------------------------
+
+  /// \brief Attaches the chain configured for `LUN#<lun>` of device `device` #`instance` and
+  /// returns its top driver. Without attach_flags::not_hot_plug the device's on_attach hook is
+  /// then called (an error from it destroys the chain again). Errors: `device_not_found`,
+  /// `lun_not_found`, `already_attached`, `no_attached_driver` (no LUN#n config), and every
+  /// error of building the chain.
+  result<driver_ref> attach(std::string_view device, std::uint32_t instance, std::uint32_t lun,
+                            attach_flags flags = attach_flags::none) {
+    return on_emt_call("attach",
+                       [&]() -> result<driver_ref> { return attach_lun_on_emt(device, instance, lun, flags); });
+  }
+  /// \brief Attaches every configured LUN of every device that has nothing attached yet, with
+  /// not_hot_plug; stops at the first error (chains attached before it stay).
+  status attach_all() {
+    return on_emt_call("attach_all", [&]() -> status {
+      for (auto& d : devices_) {
+        for (lun_state& l : d->luns) {
+          if (l.top != nullptr || lun_node(*d, l.spec.number) == nullptr) continue;
+          result<driver_ref> r =
+              attach_lun_on_emt(d->spec.name, d->spec.instance, l.spec.number, attach_flags::not_hot_plug);
+          if (!r) return std::move(r).error_value();
+        }
+      }
+      return ok();
+    });
+  }
+  /// \brief Asks the bottom driver of the LUN's chain to attach what is configured below it (its
+  /// on_attach_below hook); `no_runtime_attach` if it has none, `no_attached_driver` if the LUN
+  /// has no chain.
+  status extend_chain(std::string_view device, std::uint32_t instance, std::uint32_t lun,
+                      attach_flags flags = attach_flags::none) {
+    return on_emt_call("extend_chain", [&]() -> status {
+      result<lun_state*> l = find_lun(device, instance, lun);
+      if (!l) return std::move(l).error_value();
+      record* bottom = (*l)->bottom;
+      if (bottom == nullptr) return error(errc::no_attached_driver, "the LUN has no chain").path(lun_path(**l));
+      if (bottom->desc->on_attach_below == nullptr) {
+        return error(errc::no_runtime_attach, "the bottom driver has no on_attach_below hook")
+            .driver(bottom->desc->name, bottom->ctx.instance())
+            .path(bottom->node->path());
+      }
+      try {
+        status s = bottom->desc->on_attach_below(bottom->object, flags);
+        commit_if_outermost();
+        return s;
+      } catch (const std::exception& e) {
+        return error(errc::constructor_failed, std::string("on_attach_below threw: ") + e.what())
+            .driver(bottom->desc->name, bottom->ctx.instance());
+      }
+    });
+  }
+  /// \brief Detaches the whole chain of a LUN from the device side; the device needs an
+  /// on_detach hook (`detach_not_possible`). `no_attached_driver` if nothing is attached.
+  status detach(std::string_view device, std::uint32_t instance, std::uint32_t lun,
+                attach_flags flags = attach_flags::none) {
+    return on_emt_call("detach", [&]() -> status {
+      result<lun_state*> l = find_lun(device, instance, lun);
+      if (!l) return std::move(l).error_value();
+      if ((*l)->top == nullptr) return error(errc::no_attached_driver, "nothing is attached").path(lun_path(**l));
+      return detach_record((*l)->top, flags);
+    });
+  }
+  /// \brief Detaches the `occurrence`-th (from 0, counted from the top) instance of driver
+  /// `driver` in a LUN's chain, and everything below it; with an empty `driver`, the top driver.
+  /// `instance_not_found` if there is no such instance.
+  status detach_driver(std::string_view device, std::uint32_t instance, std::uint32_t lun, std::string_view driver,
+                       std::uint32_t occurrence = 0, attach_flags flags = attach_flags::none) {
+    return on_emt_call("detach_driver", [&]() -> status {
+      result<record*> r = find_on_lun(device, instance, lun, driver, occurrence);
+      if (!r) return std::move(r).error_value();
+      return detach_record(*r, flags);
+    });
+  }
+
+  // --- Queries --------------------------------------------------------------------------------
+
+  /// \brief The `occurrence`-th instance of `driver` in a LUN's chain (the top driver if `driver`
+  /// is empty). Errors: `device_not_found`, `lun_not_found`, `no_attached_driver`, `instance_not_found`.
+  result<driver_ref> driver_on_lun(std::string_view device, std::uint32_t instance, std::uint32_t lun,
+                                   std::string_view driver = {}, std::uint32_t occurrence = 0) {
+    return on_emt_call("driver_on_lun", [&]() -> result<driver_ref> {
+      result<record*> r = find_on_lun(device, instance, lun, driver, occurrence);
+      if (!r) return std::move(r).error_value();
+      return driver_ref(*r);
+    });
+  }
+  /// \brief A LUN's chain, top to bottom (empty if nothing is attached).
+  result<std::vector<driver_ref>> chain(std::string_view device, std::uint32_t instance, std::uint32_t lun) {
+    return on_emt_call("chain", [&]() -> result<std::vector<driver_ref>> {
+      result<lun_state*> l = find_lun(device, instance, lun);
+      if (!l) return std::move(l).error_value();
+      std::vector<driver_ref> out;
+      for (record* r = (*l)->top; r != nullptr; r = r->down) out.emplace_back(r);
+      return out;
+    });
+  }
+  /// \brief The live instances of `driver`, oldest first; `driver_not_found` for an unknown name.
+  result<std::vector<driver_ref>> instances_of(std::string_view driver) {
+    return on_emt_call("instances_of", [&]() -> result<std::vector<driver_ref>> {
+      const std::size_t i = registry_.find_index(driver);
+      if (i == registry::npos) return unknown_driver(driver);
+      std::vector<driver_ref> out;
+      if (i < accounts_.size()) {
+        for (record* r = accounts_[i].first; r != nullptr; r = r->next_live) out.emplace_back(r);
+      }
+      return out;
+    });
+  }
+  /// \brief The live count and next instance number of `driver`; `driver_not_found` if unknown.
+  result<driver_counts> counts(std::string_view driver) {
+    return on_emt_call("counts", [&]() -> result<driver_counts> {
+      const std::size_t i = registry_.find_index(driver);
+      if (i == registry::npos) return unknown_driver(driver);
+      if (i >= accounts_.size()) return driver_counts{};
+      return driver_counts{accounts_[i].live, accounts_[i].next_instance};
+    });
+  }
+  /// \brief Every device's LUNs and chains, one driver a line, with what transformations did:
+  ///
+  ///     disk #0
+  ///       LUN#0
+  ///         Tracer #0    trace-all: inject above Block
+  ///         Block #0     trace-all: moved below Tracer
+  ///         RamDisk #0
+  result<std::string> dump() {
+    return on_emt_call("dump", [&]() -> result<std::string> { return dump_on_emt(); });
+  }
+
+  // --- Power ----------------------------------------------------------------------------------
+
+  /// \brief created -> powering_on -> running: drivers (top to bottom, LUN by LUN), then the device.
+  status power_on() {
+    return on_emt_call("power_on", [&]() -> status {
+      return transition(power_event::power_on, {vm_state::created}, vm_state::powering_on, vm_state::running);
+    });
+  }
+  /// \brief running -> suspending -> suspended: drivers, then the device (unless suspend_first).
+  status suspend() {
+    return on_emt_call("suspend", [&]() -> status {
+      return transition(power_event::suspend, {vm_state::running}, vm_state::suspending, vm_state::suspended);
+    });
+  }
+  /// \brief suspended -> resuming -> running: drivers, then the device.
+  status resume() {
+    return on_emt_call("resume", [&]() -> status {
+      return transition(power_event::resume, {vm_state::suspended}, vm_state::resuming, vm_state::running);
+    });
+  }
+  /// \brief running or suspended -> resetting -> the same state again: drivers, then the device
+  /// (unless reset_first).
+  status reset() {
+    return on_emt_call("reset", [&]() -> status {
+      const vm_state back = state_;
+      return transition(power_event::reset, {vm_state::running, vm_state::suspended}, vm_state::resetting, back);
+    });
+  }
+  /// \brief running or suspended -> powering_off -> off: drivers, then the device (unless
+  /// power_off_first).
+  status power_off() {
+    return on_emt_call("power_off", [&]() -> status { return power_off_on_emt(); });
+  }
+
+ private:
+  enum class power_event { power_on, reset, suspend, resume, power_off };
+
+  struct lun_state;
+  struct device_state;
+
+  // A live driver: the instance header, then chain links and accounting. One allocation holds
+  // it, the interface tables and the driver (detail::layout_instance<record>).
+  struct record : detail::instance_header {
+    record(std::string_view name, std::uint32_t instance, detail::driver_host* host) noexcept
+        : instance_header(name, instance, host) {}
+    lun_state* lun = nullptr;
+    record* up = nullptr;
+    record* down = nullptr;
+    record* prev_live = nullptr;  // the driver's live instances, oldest first
+    record* next_live = nullptr;
+    config_node* node = nullptr;    // where it is configured: LUN#n or an AttachedDriver
+    config_node* config = nullptr;  // node's Config, a restricted root
+    std::size_t account = 0;        // the driver's position in the registry
+    std::size_t block_size = 0;
+    std::size_t block_alignment = 0;
+    std::uint64_t reset_round = 0;
+    bool constructed = false;
+    bool rows_resolved = false;
+    bool detaching = false;
+    bool powered = false;    // has had power_on (or was attached while powered)
+    bool suspended = false;  // has had suspend and no resume since
+    bool off = false;        // has had power_off
+  };
+
+  struct lun_state {
+    lun_spec spec;
+    std::vector<resolved_interface> offered;  // spec.offers as rows
+    device_state* device = nullptr;
+    record* top = nullptr;
+    record* bottom = nullptr;
+  };
+
+  struct device_state {
+    device_spec spec;
+    std::vector<lun_state> luns;  // fixed once the device is added: records point into it
+  };
+
+  struct account {
+    std::uint32_t next_instance = 0;
+    std::uint32_t live = 0;
+    record* first = nullptr;
+    record* last = nullptr;
+  };
+
+  // One step to undo if the attach that made it fails (see instantiate()).
+  struct undo_step {
+    enum class kind { restore_node, remove_config, unrestrict, instance_number } what;
+    config_node* node = nullptr;
+    std::optional<config_tree> snapshot;  // restore_node
+    std::size_t account = 0;              // instance_number
+    std::uint32_t next_instance = 0;      // instance_number
+  };
+
+  // One async notification the VM waits for.
+  struct pending_notification {
+    std::shared_ptr<detail::async_state> state;
+    std::string driver;
+    std::uint32_t instance;
+    bool reported = false;
+  };
+
+  // --- EMT plumbing ---------------------------------------------------------------------------
+
+  [[nodiscard]] error wrong_thread_error(std::string_view what) const {
+    return error(errc::wrong_thread, std::string(what) + " was called off the EMT, and this VM refuses such calls");
+  }
+  template <class F>
+  auto on_emt_call(std::string_view what, F&& f) -> detail::call_result_t<std::invoke_result_t<F&>> {
+    if (!emt_.is_current() && options_.foreign == foreign_calls::refuse) return wrong_thread_error(what);
+    return emt_.call(std::forward<F>(f));
+  }
+  [[nodiscard]] error not_on_emt(const record& r, std::string_view what) const {
+    return error(errc::wrong_thread, std::string(what) + " must be called on the EMT")
+        .driver(r.desc->name, r.ctx.instance());
+  }
+
+  void report(report_kind kind, error what) {
+    const std::lock_guard<std::mutex> hold(report_lock_);
+    const vm_report r{kind, std::move(what)};
+    if (options_.report) {
+      options_.report(r);
+    } else {
+      std::clog << "pdm: " << r.what.message() << '\n';
+    }
+  }
+
+  // --- Look-ups -------------------------------------------------------------------------------
+
+  [[nodiscard]] device_state* find_device(std::string_view name, std::uint32_t instance) noexcept {
+    for (auto& d : devices_) {
+      if (d->spec.name == name && d->spec.instance == instance) return d.get();
+    }
+    return nullptr;
+  }
+  result<lun_state*> find_lun(std::string_view device, std::uint32_t instance, std::uint32_t lun) {
+    device_state* d = find_device(device, instance);
+    if (d == nullptr) {
+      return error(errc::device_not_found, "no device '" + std::string(device) + "' #" + std::to_string(instance))
+          .path(device_path(device, instance));
+    }
+    for (lun_state& l : d->luns) {
+      if (l.spec.number == lun) return &l;
+    }
+    return error(errc::lun_not_found,
+                 "device '" + d->spec.name + "' #" + std::to_string(instance) + " has no LUN " + std::to_string(lun))
+        .path(device_path(device, instance) + "/LUN#" + std::to_string(lun));
+  }
+  result<record*> find_on_lun(std::string_view device, std::uint32_t instance, std::uint32_t lun,
+                              std::string_view driver, std::uint32_t occurrence) {
+    result<lun_state*> l = find_lun(device, instance, lun);
+    if (!l) return std::move(l).error_value();
+    if ((*l)->top == nullptr) return error(errc::no_attached_driver, "nothing is attached").path(lun_path(**l));
+    if (driver.empty()) return (*l)->top;
+    std::uint32_t seen = 0;
+    for (record* r = (*l)->top; r != nullptr; r = r->down) {
+      if (r->desc->name == driver && seen++ == occurrence) return r;
+    }
+    return error(errc::instance_not_found, "no occurrence " + std::to_string(occurrence) + " of driver '" +
+                                               std::string(driver) + "' in the chain")
+        .path(lun_path(**l));
+  }
+  [[nodiscard]] error unknown_driver(std::string_view name) const {
+    std::string d = "'" + std::string(name) + "' is not registered";
+    std::vector<std::string_view> names;
+    names.reserve(registry_.size());
+    for (const driver_descriptor* x : registry_.drivers()) names.push_back(x->name);
+    if (std::string_view s = detail::closest(name, names); !s.empty()) d += " (did you mean '" + std::string(s) + "'?)";
+    return error(errc::driver_not_found, std::move(d));
+  }
+  [[nodiscard]] static std::string device_path(std::string_view device, std::uint32_t instance) {
+    std::string p = "Devices/";
+    p += device;
+    p += '/';
+    p += std::to_string(instance);
+    return p;
+  }
+  [[nodiscard]] static std::string lun_path(const lun_state& l) {
+    std::string p = device_path(l.device->spec.name, l.device->spec.instance);
+    p += "/LUN#";
+    p += std::to_string(l.spec.number);
+    return p;
+  }
+  [[nodiscard]] config_node* lun_node(const device_state& d, std::uint32_t lun) noexcept {
+    char buf[64];
+    std::size_t n = 0;
+    auto put = [&](std::string_view s) {
+      const std::size_t k = std::min(s.size(), sizeof buf - n);
+      std::memcpy(buf + n, s.data(), k);
+      n += k;
+    };
+    auto put_number = [&](std::uint32_t v) {
+      char digits[10];
+      std::size_t k = 0;
+      do {
+        digits[k++] = static_cast<char>('0' + v % 10);
+        v /= 10;
+      } while (v != 0);
+      while (k > 0 && n < sizeof buf) buf[n++] = digits[--k];
+    };
+    put("Devices/");
+    put(d.spec.name);
+    put("/");
+    put_number(d.spec.instance);
+    put("/LUN#");
+    put_number(lun);
+    if (n == sizeof buf) {  // a long device name: take the slow way
+      return config_.root().find_child(device_path(d.spec.name, d.spec.instance) + "/LUN#" + std::to_string(lun));
+    }
+    return config_.root().find_child(std::string_view(buf, n));
+  }
+
+  // --- Devices --------------------------------------------------------------------------------
+
+  status add_device_on_emt(device_spec spec) {
+    if (state_ == vm_state::off || state_ == vm_state::destroying) {
+      return error(errc::invalid_vm_state, "devices cannot be added in state " + std::string(to_string(state_)));
+    }
+    if (detail::check_driver_name(spec.name) != detail::driver_name_problem::none) {
+      return error(errc::invalid_argument,
+                   "the device name '" + spec.name + "' must be 1..31 letters, digits, '_', ' ' or '-'");
+    }
+    if (find_device(spec.name, spec.instance) != nullptr) {
+      return error(errc::already_exists, "device '" + spec.name + "' #" + std::to_string(spec.instance) + " exists")
+          .path(device_path(spec.name, spec.instance));
+    }
+    auto d = std::make_unique<device_state>();
+    d->luns.reserve(spec.luns.size());
+    for (lun_spec& l : spec.luns) {
+      for (const lun_state& other : d->luns) {
+        if (other.spec.number == l.number) {
+          return error(errc::invalid_argument,
+                       "device '" + spec.name + "' declares LUN " + std::to_string(l.number) + " twice");
+        }
+      }
+      lun_state s;
+      s.spec = std::move(l);
+      s.device = d.get();
+      for (const offered_interface& o : s.spec.offers) s.offered.push_back(resolved_interface{o.ref.key, o.address});
+      d->luns.push_back(std::move(s));
+    }
+    spec.luns.clear();
+    d->spec = std::move(spec);
+    devices_.push_back(std::move(d));
+    return ok();
+  }
+
+  // --- Attach ---------------------------------------------------------------------------------
+
+  result<driver_ref> attach_lun_on_emt(std::string_view device, std::uint32_t instance, std::uint32_t lun,
+                                       attach_flags flags) {
+    if (state_ == vm_state::off || state_ == vm_state::destroying) {
+      return error(errc::invalid_vm_state, "chains cannot be attached in state " + std::string(to_string(state_)));
+    }
+    result<lun_state*> found = find_lun(device, instance, lun);
+    if (!found) return std::move(found).error_value();
+    lun_state& l = **found;
+    if (l.top != nullptr) {
+      return error(errc::already_attached, "driver '" + std::string(l.top->desc->name) + "' #" +
+                                               std::to_string(l.top->ctx.instance()) + " is attached")
+          .path(lun_path(l));
+    }
+    config_node* node = lun_node(*l.device, lun);
+    if (node == nullptr) return error(errc::no_attached_driver, "the LUN has no config").path(lun_path(l));
+    const std::size_t mark = undo_.size();
+    ++depth_;
+    result<record*> top = instantiate(*node, l, nullptr, flags);
+    if (top && !has_flag(flags, attach_flags::not_hot_plug) && l.device->spec.hooks.on_attach) {
+      status told = call_device_attach(l, flags);
+      if (!told) {
+        destroy_chain(*top, attach_flags::no_callbacks);
+        undo_to(mark);
+        top = std::move(told).error_value();
+      }
+    }
+    --depth_;
+    commit_if_outermost();
+    if (!top) return std::move(top).error_value();
+    return driver_ref(*top);
+  }
+
+  status call_device_attach(lun_state& l, attach_flags flags) {
+    try {
+      status s = l.device->spec.hooks.on_attach(l.spec.number, flags);
+      if (!s) {
+        error e = std::move(s).error_value();
+        if (e.config_path().empty()) e.path(lun_path(l));
+        return e;
+      }
+      return ok();
+    } catch (const std::exception& e) {
+      return error(errc::constructor_failed, std::string("the device's on_attach threw: ") + e.what())
+          .path(lun_path(l));
+    }
+  }
+
+  // Forgets the undo steps once no attach is under way any more: the attaches succeeded.
+  void commit_if_outermost() noexcept {
+    if (depth_ == 0) undo_.clear();
+  }
+
+  void undo_to(std::size_t mark) noexcept {
+    while (undo_.size() > mark) {
+      undo_step& s = undo_.back();
+      switch (s.what) {
+        case undo_step::kind::restore_node:
+          // Restoring needs memory; if even that fails, the node keeps the transformed config.
+          try {
+            (void)s.node->assign(std::move(*s.snapshot));
+          } catch (const std::bad_alloc&) {
+          }
+          break;
+        case undo_step::kind::remove_config:
+          (void)s.node->remove_child("Config");
+          break;
+        case undo_step::kind::unrestrict:
+          s.node->set_restricted_root(false);
+          break;
+        case undo_step::kind::instance_number:
+          accounts_[s.account].next_instance = s.next_instance;
+          break;
+      }
+      undo_.pop_back();
+    }
+  }
+
+  // Builds the driver configured at `node` (LUN#n or an AttachedDriver) below `above` (null: at
+  // the top of `l`'s chain). On failure everything it did is undone.
+  result<record*> instantiate(config_node& node, lun_state& l, record* above, attach_flags flags) {
+    const std::size_t mark = undo_.size();
+    try {
+      result<record*> r = instantiate_steps(node, l, above, flags);
+      if (!r) {
+        undo_to(mark);
+        error e = std::move(r).error_value();
+        if (e.config_path().empty()) e.path(node.path());
+        return e;
+      }
+      return r;
+    } catch (const std::bad_alloc&) {
+      undo_to(mark);
+      return error(errc::no_memory, "while attaching").path(node.path());
+    }
+  }
+
+  result<record*> instantiate_steps(config_node& node, lun_state& l, record* above, attach_flags flags) {
+    // 1. Transformations.
+    if (status s = transform(node, l, above); !s) return std::move(s).error_value();
+    // 2. The driver's name, and nothing unknown at this level.
+    if (status s = check_position(node); !s) return std::move(s).error_value();
+    const config_value* name_value = node.find_value("Driver");
+    if (name_value == nullptr) {
+      if (node.has_child("Transformed")) {
+        return error(errc::no_attached_driver, "a transformation removed the driver").path(node.path());
+      }
+      return error(errc::missing_driver_name).path(node.path());
+    }
+    if (name_value->kind() != value_kind::string) {
+      return error(errc::wrong_type, "Driver must be a string, not " + std::string(value_kind_name(name_value->kind())))
+          .path(node.full_path("Driver"));
+    }
+    const std::string& name = name_value->string();
+    // 3. Look-up.
+    const std::size_t index = registry_.find_index(name);
+    if (index == registry::npos) return unknown_driver(name).path(node.full_path("Driver"));
+    const driver_descriptor& d = *registry_.drivers()[index];
+    if (accounts_.size() < registry_.size()) accounts_.resize(registry_.size());
+    // 4. The instance limit.
+    if (accounts_[index].live >= d.max_instances) {
+      return error(errc::too_many_instances, std::to_string(accounts_[index].live) + " of at most " +
+                                                 std::to_string(d.max_instances) + " are alive")
+          .driver(d.name);
+    }
+    // 5. Interfaces, both ways, before anything is constructed.
+    if (status s = check_interfaces(d, l, above); !s) return std::move(s).error_value();
+    // 6. Config: created if missing, handed over as a restricted root.
+    config_node* cfg = node.find_child("Config");
+    if (cfg == nullptr) {
+      if (node.has_value("Config")) {
+        return error(errc::wrong_type, "Config must be a node, not a value").path(node.full_path("Config"));
+      }
+      undo_.push_back(undo_step{undo_step::kind::remove_config, &node, std::nullopt, 0, 0});
+      result<config_node*> made = node.add_child("Config");
+      if (!made) {
+        undo_.pop_back();
+        return std::move(made).error_value();
+      }
+      cfg = *made;
+    }
+    if (!cfg->is_restricted_root()) {
+      undo_.push_back(undo_step{undo_step::kind::unrestrict, cfg, std::nullopt, 0, 0});
+      cfg->set_restricted_root(true);
+    }
+    // 7. Bind the config (drivers with a config_type), then allocate, number, link, construct.
+    if (d.bind_config == nullptr) return construct_record(d, index, node, *cfg, l, above, flags, nullptr);
+    struct bind_call {
+      vm* self;
+      const driver_descriptor* d;
+      std::size_t index;
+      config_node* node;
+      config_node* cfg;
+      lun_state* l;
+      record* above;
+      attach_flags flags;
+      std::optional<result<record*>> out;
+    } call{this, &d, index, &node, cfg, &l, above, flags, std::nullopt};
+    const status bound = d.bind_config(
+        *cfg,
+        [](const void* config, void* context) {
+          auto* c = static_cast<bind_call*>(context);
+          c->out.emplace(
+              c->self->construct_record(*c->d, c->index, *c->node, *c->cfg, *c->l, c->above, c->flags, config));
+        },
+        &call);
+    if (!bound) {
+      error e = bound.error_value();
+      return std::move(e.driver(d.name, accounts_[index].next_instance));
+    }
+    if (!call.out) return error(errc::internal_error, "bind_config did not pass a config on").driver(d.name);
+    return std::move(*call.out);
+  }
+
+  // Only Driver, Config, AttachedDriver and Transformed belong at a driver's level.
+  [[nodiscard]] static status check_position(const config_node& node) {
+    static constexpr std::string_view known[] = {"Driver", "Config", "AttachedDriver", "Transformed"};
+    for (const auto& e : node.entries()) {
+      if (std::find(std::begin(known), std::end(known), e.name()) != std::end(known)) continue;
+      std::string d = "'" + e.name() + "' is not a key of a driver's node (Driver, Config, AttachedDriver)";
+      if (std::string_view s = detail::closest(e.name(), known); !s.empty())
+        d += "; did you mean '" + std::string(s) + "'?";
+      return error(errc::unknown_key, std::move(d)).path(node.full_path(e.name()));
+    }
+    return ok();
+  }
+
+  status check_interfaces(const driver_descriptor& d, const lun_state& l, const record* above) const {
+    const std::span<const interface_ref> wanted =
+        above != nullptr ? above->desc->needs_below : std::span<const interface_ref>(l.spec.needs);
+    for (const interface_ref& need : wanted) {
+      if (!d.provides_key(need.key)) {
+        std::string who = above != nullptr
+                              ? "driver '" + std::string(above->desc->name) + "' above it"
+                              : "device '" + l.device->spec.name + "' (LUN " + std::to_string(l.spec.number) + ")";
+        return error(errc::missing_interface,
+                     "it does not provide " + std::string(need.id) + ", which the " + who + " needs")
+            .driver(d.name);
+      }
+    }
+    for (const interface_ref& need : d.needs_above) {
+      const bool offered =
+          above != nullptr
+              ? above->desc->provides_key(need.key)
+              : std::ranges::any_of(l.spec.offers, [&](const offered_interface& o) { return o.ref.key == need.key; });
+      if (!offered) {
+        std::string who = above != nullptr
+                              ? "driver '" + std::string(above->desc->name) + "' above it"
+                              : "device '" + l.device->spec.name + "' (LUN " + std::to_string(l.spec.number) + ")";
+        return error(errc::missing_interface,
+                     "it needs " + std::string(need.id) + " from above, which the " + who + " does not offer")
+            .driver(d.name);
+      }
+    }
+    return ok();
+  }
+
+  result<record*> construct_record(const driver_descriptor& d, std::size_t index, config_node& node, config_node& cfg,
+                                   lun_state& l, record* above, attach_flags /*flags*/, const void* bound) {
+    const detail::instance_layout layout = detail::layout_instance<record>(d);
+    void* block = memory_->allocate(layout.size, layout.alignment);  // may throw bad_alloc: nothing done yet
+    account& a = accounts_[index];
+    undo_.push_back(undo_step{undo_step::kind::instance_number, nullptr, std::nullopt, index, a.next_instance});
+    auto* r = ::new (block) record(d.name, a.next_instance, this);
+    ++a.next_instance;
+    r->lun = &l;
+    r->up = above;
+    r->node = &node;
+    r->config = &cfg;
+    r->account = index;
+    r->block_size = layout.size;
+    r->block_alignment = layout.alignment;
+    // The instance starts in the state the VM was in before the power operation under way, so
+    // that operation reaches it too; attached while running, it counts as running.
+    const vm_state s = state_;
+    r->powered = s == vm_state::running || s == vm_state::suspending || s == vm_state::suspended ||
+                 s == vm_state::resuming || s == vm_state::resetting || s == vm_state::powering_off;
+    r->suspended = s == vm_state::suspended || s == vm_state::resuming;
+    r->reset_round = reset_round_;
+    // Link.
+    if (above != nullptr) {
+      above->down = r;
+    } else {
+      l.top = r;
+    }
+    l.bottom = r;
+    ++a.live;
+    r->prev_live = a.last;
+    if (a.last != nullptr) {
+      a.last->next_live = r;
+    } else {
+      a.first = r;
+    }
+    a.last = r;
+    // Construct.
+    ++constructing_;
+    status built = detail::construct_instance(*r, d, layout, bound);
+    --constructing_;
+    if (!built) {
+      if (r->down != nullptr) destroy_chain(r->down, attach_flags::no_callbacks);
+      unlink(*r);
+      release(*r);
+      error e = std::move(built).error_value();
+      if (e.config_path().empty()) e.path(node.path());
+      return e;
+    }
+    r->constructed = true;
+    return r;
+  }
+
+  // Takes `r` out of its chain and its driver's live list (its links below must be gone).
+  void unlink(record& r) noexcept {
+    lun_state& l = *r.lun;
+    if (r.up != nullptr) {
+      r.up->down = nullptr;
+    } else {
+      l.top = nullptr;
+    }
+    l.bottom = r.up;
+    r.up = nullptr;
+    account& a = accounts_[r.account];
+    --a.live;
+    if (r.prev_live != nullptr) {
+      r.prev_live->next_live = r.next_live;
+    } else {
+      a.first = r.next_live;
+    }
+    if (r.next_live != nullptr) {
+      r.next_live->prev_live = r.prev_live;
+    } else {
+      a.last = r.prev_live;
+    }
+  }
+
+  // Drops what the instance owns, then its memory. The driver object is gone already.
+  void release(record& r) noexcept {
+    emt_.cancel_owned(&r);
+    const std::size_t size = r.block_size;
+    const std::size_t alignment = r.block_alignment;
+    r.~record();
+    if (options_.poison_freed) {
+      auto* p = reinterpret_cast<unsigned char*>(&r);
+      for (std::size_t i = 0; i < size; ++i) p[i] = static_cast<unsigned char>(poison_pattern >> (8 * (i % 4)));
+    }
+    memory_->deallocate(&r, size, alignment);
+  }
+
+  // --- Transformations ------------------------------------------------------------------------
+
+  status transform(config_node& node, const lun_state& l, const record* above) {
+    const config_node* pdm_node = config_.root().find_child("PDM");
+    if (pdm_node == nullptr) return ok();
+    const config_node* rules_node = pdm_node->find_child("DriverTransformations");
+    if (rules_node == nullptr) {
+      if (pdm_node->has_value("DriverTransformations")) {
+        return error(errc::misconfigured_transformation, "must be a node of rules")
+            .path(pdm_node->full_path("DriverTransformations"));
+      }
+      return ok();
+    }
+    if (rules_node->empty()) return ok();
+    const config_value* driver = node.find_value("Driver");
+    const bool removed = driver == nullptr && node.has_child("Transformed");
+    if (driver == nullptr && !removed) return ok();                              // instantiate reports the missing name
+    if (driver != nullptr && driver->kind() != value_kind::string) return ok();  // and the wrong type
+    result<std::vector<transformation_rule>> rules = parse_transformations(*rules_node);
+    if (!rules) return std::move(rules).error_value();
+    const transform_site site{l.device->spec.name, l.spec.number,
+                              above != nullptr ? above->desc->name : std::string_view("<top>")};
+    std::string current = driver != nullptr ? driver->string() : std::string();
+    bool snapshot_taken = false;
+    for (const transformation_rule& rule : *rules) {
+      if (const config_node* marks = node.find_child("Transformed"); marks != nullptr && marks->has_value(rule.name)) {
+        continue;  // a rule applies once to a driver and never to what it made
+      }
+      if (!rule_matches(rule, site, current)) continue;
+      if (current.empty()) {
+        return error(errc::cannot_transform_removed_driver,
+                     "rule '" + rule.name + "' matches a driver that an earlier rule removed")
+            .path(rule.node->path());
+      }
+      if (!snapshot_taken) {
+        undo_.push_back(undo_step{undo_step::kind::restore_node, &node, node.clone(), 0, 0});
+        snapshot_taken = true;
+      }
+      result<std::string> now = apply_rule(rule, node, current);
+      if (!now) return std::move(now).error_value();
+      current = std::move(*now);
+    }
+    return ok();
+  }
+
+  // Adds `rule`'s mark to the Transformed node of `target`, after the inherited marks of `from`.
+  static status mark(config_node& target, const config_node* from, const transformation_rule& rule,
+                     const std::string& what) {
+    result<config_node*> marks = target.ensure_child("Transformed");
+    if (!marks) return std::move(marks).error_value();
+    if (from != nullptr) {
+      if (const config_node* old = from->find_child("Transformed")) {
+        for (const auto& e : old->entries()) {
+          if (!e.is_node() && !(*marks)->has_value(e.name())) {
+            if (status s = (*marks)->set_value(e.name(), config_value(std::string("inherited"))); !s) return s;
+          }
+        }
+      }
+    }
+    return (*marks)->set_value(rule.name, config_value(std::string(to_string(rule.action)) + ": " + what));
+  }
+  // Marks every AttachedDriver level below `n` (a template's chain) as made by `rule`.
+  static status mark_template_chain(config_node& n, const config_node& from, const transformation_rule& rule) {
+    for (config_node* below = n.find_child("AttachedDriver"); below != nullptr;
+         below = below->find_child("AttachedDriver")) {
+      if (status s = mark(*below, &from, rule, "from the rule's template"); !s) return s;
+    }
+    return ok();
+  }
+
+  // Applies one matching rule at `node` (driver `current`); returns the driver now configured
+  // there (empty if removed).
+  static result<std::string> apply_rule(const transformation_rule& rule, config_node& node,
+                                        const std::string& current) {
+    const std::string template_driver =
+        rule.attached != nullptr ? rule.attached->get_or<std::string>("Driver", "").value_or("") : std::string();
+    auto check = [](status s) -> result<std::string> {
+      if (!s) return std::move(s).error_value();
+      return std::string();
+    };
+    switch (rule.action) {
+      case transform_action::inject: {
+        config_tree moved = node.clone();
+        if (status s = mark(moved.root(), nullptr, rule, "moved below " + template_driver); !s)
+          return check(std::move(s));
+        config_tree fresh = rule.attached->clone();
+        if (status s = mark(fresh.root(), &node, rule, "injected above " + current); !s) return check(std::move(s));
+        if (status s = fresh.root().adopt("AttachedDriver", std::move(moved)); !s) return check(std::move(s));
+        if (status s = node.assign(std::move(fresh)); !s) return check(std::move(s));
+        return template_driver;
+      }
+      case transform_action::mergeconfig: {
+        result<config_node*> cfg = node.ensure_child("Config");
+        if (!cfg) return std::move(cfg).error_value();
+        if (status s = (*cfg)->merge(*rule.config, merge_options{value_merge::replace, child_merge::merge}); !s) {
+          return check(std::move(s));
+        }
+        if (status s = mark(node, nullptr, rule, "merged into Config"); !s) return check(std::move(s));
+        return current;
+      }
+      case transform_action::remove:
+      case transform_action::removetree: {
+        const config_node* below = node.find_child("AttachedDriver");
+        if (rule.action == transform_action::remove && below != nullptr) {
+          config_tree up = below->clone();
+          if (status s = mark(up.root(), &node, rule, "took the place of " + current); !s) return check(std::move(s));
+          std::string now = up.root().get_or<std::string>("Driver", "").value_or("");
+          if (status s = node.assign(std::move(up)); !s) return check(std::move(s));
+          return now;
+        }
+        config_tree empty;
+        if (status s = mark(empty.root(), &node, rule,
+                            below != nullptr ? "removed " + current + " and what was below it" : "removed " + current);
+            !s) {
+          return check(std::move(s));
+        }
+        if (status s = node.assign(std::move(empty)); !s) return check(std::move(s));
+        return std::string();
+      }
+      case transform_action::replace:
+      case transform_action::replacetree: {
+        config_tree fresh = rule.attached->clone();
+        const config_node* below = node.find_child("AttachedDriver");
+        std::string what = "replaced " + current;
+        if (rule.action == transform_action::replace && below != nullptr) {
+          if (status s = fresh.root().adopt("AttachedDriver", below->clone()); !s) return check(std::move(s));
+        } else if (rule.action == transform_action::replacetree) {
+          if (below != nullptr) what += " and what was below it";
+          if (status s = mark_template_chain(fresh.root(), node, rule); !s) return check(std::move(s));
+        }
+        if (status s = mark(fresh.root(), &node, rule, what); !s) return check(std::move(s));
+        if (status s = node.assign(std::move(fresh)); !s) return check(std::move(s));
+        return template_driver;
+      }
+    }
+    return error(errc::internal_error, "unknown transformation action");
+  }
+
+  // --- Detach ---------------------------------------------------------------------------------
+
+  status detach_record(record* r, attach_flags flags) {
+    if (r->detaching) {
+      return error(errc::detach_in_progress, "the instance is already being detached")
+          .driver(r->desc->name, r->ctx.instance())
+          .path(r->node->path());
+    }
+    if (r->up != nullptr ? r->up->desc->on_detach_below == nullptr : !r->lun->device->spec.hooks.on_detach) {
+      std::string who = r->up != nullptr
+                            ? "driver '" + std::string(r->up->desc->name) + "' above it has no on_detach_below hook"
+                            : "device '" + r->lun->device->spec.name + "' has no on_detach hook";
+      return error(errc::detach_not_possible, std::move(who))
+          .driver(r->desc->name, r->ctx.instance())
+          .path(r->node->path());
+    }
+    destroy_chain(r, flags);
+    return ok();
+  }
+
+  // Destroys `top` and everything below it, bottom-most first.
+  void destroy_chain(record* top, attach_flags flags) noexcept {
+    for (record* r = top; r != nullptr; r = r->down) r->detaching = true;
+    const bool notify = !has_flag(flags, attach_flags::no_callbacks);
+    record* cur = nullptr;
+    do {
+      cur = top;
+      while (cur->down != nullptr) cur = cur->down;
+      record* parent = cur->up;
+      lun_state& l = *cur->lun;
+      unlink(*cur);
+      if (notify) {
+        try {
+          if (parent != nullptr) {
+            if (parent->desc->on_detach_below != nullptr) parent->desc->on_detach_below(parent->object, flags);
+          } else if (l.device->spec.hooks.on_detach) {
+            l.device->spec.hooks.on_detach(l.spec.number, flags);
+          }
+        } catch (const std::exception& e) {
+          report(report_kind::hook_threw,
+                 error(errc::internal_error, std::string("a detach notification threw: ") + e.what())
+                     .path(cur->node->path()));
+        } catch (...) {
+          report(report_kind::hook_threw,
+                 error(errc::internal_error, "a detach notification threw").path(cur->node->path()));
+        }
+      }
+      cur->desc->destroy(cur->object);
+      const bool last = cur == top;
+      release(*cur);
+      if (last) break;
+    } while (true);
+  }
+
+  // --- driver_host: what a driver's context calls ---------------------------------------------
+
+  result<driver_ref> attach_below(detail::instance_header& self, attach_flags flags) override {
+    auto& r = static_cast<record&>(self);
+    if (!emt_.is_current()) return not_on_emt(r, "attach");
+    if (r.detaching) {
+      return error(errc::detach_in_progress, "a driver being detached cannot attach")
+          .driver(r.desc->name, r.ctx.instance());
+    }
+    if (r.down != nullptr) {
+      return error(errc::already_attached, "driver '" + std::string(r.down->desc->name) + "' #" +
+                                               std::to_string(r.down->ctx.instance()) + " is attached below")
+          .driver(r.desc->name, r.ctx.instance())
+          .path(r.node->path());
+    }
+    config_node* below = r.node->find_child("AttachedDriver");
+    if (below == nullptr) {
+      return error(errc::no_attached_driver, "nothing is configured below")
+          .driver(r.desc->name, r.ctx.instance())
+          .path(r.node->full_path("AttachedDriver"));
+    }
+    if (!r.constructed && !r.rows_resolved) {
+      // The constructor runs: its bases exist, so the rows can be written for the driver below.
+      r.desc->resolve(r.object, const_cast<resolved_interface*>(r.rows.data()));  // NOLINT(*-const-cast)
+      r.rows_resolved = true;
+    }
+    ++depth_;
+    result<record*> made = instantiate(*below, *r.lun, &r, flags);
+    --depth_;
+    commit_if_outermost();
+    if (!made) return std::move(made).error_value();
+    return driver_ref(*made);
+  }
+
+  status detach_below(detail::instance_header& self, attach_flags flags) override {
+    auto& r = static_cast<record&>(self);
+    if (!emt_.is_current()) return not_on_emt(r, "detach");
+    if (r.down == nullptr) {
+      return error(errc::no_attached_driver, "nothing is attached below").driver(r.desc->name, r.ctx.instance());
+    }
+    return detach_record(r.down, flags);
+  }
+
+  status detach_self(detail::instance_header& self, attach_flags flags) override {
+    auto& r = static_cast<record&>(self);
+    if (!emt_.is_current()) return not_on_emt(r, "detach_self");
+    if (!r.constructed) {
+      return error(errc::invalid_vm_state, "a driver cannot detach itself while it is being constructed")
+          .driver(r.desc->name, r.ctx.instance());
+    }
+    return detach_record(&r, flags);
+  }
+
+  status mount_prepare(detail::instance_header& self, std::string_view file, std::string_view core_driver) override {
+    auto& r = static_cast<record&>(self);
+    if (!emt_.is_current()) return not_on_emt(r, "mount_prepare");
+    auto fail = [&](error e) -> status {
+      if (e.driver_name().empty()) e.driver(r.desc->name, r.ctx.instance());
+      if (e.config_path().empty()) e.path(r.node->full_path("AttachedDriver"));
+      return e;
+    };
+    if (r.down != nullptr) {
+      return fail(error(errc::already_attached, "detach what is attached below before preparing a mount"));
+    }
+    std::string core(core_driver);
+    try {
+      if (core.empty()) {
+        result<std::string> probed = probe(file);
+        if (!probed) return fail(std::move(probed).error_value());
+        core = std::move(*probed);
+      } else if (registry_.find(core) == nullptr) {
+        return fail(unknown_driver(core));
+      }
+      // Built aside, then swapped in: on any failure the old subtree stays.
+      config_tree fresh;
+      if (status s = fresh.root().add_value("Driver", config_value(core)); !s) return fail(std::move(s).error_value());
+      result<config_node*> cfg = fresh.root().add_child("Config");
+      if (!cfg) return fail(std::move(cfg).error_value());
+      if (status s = (*cfg)->add_value("Path", config_value(std::string(file))); !s) {
+        return fail(std::move(s).error_value());
+      }
+      if (config_node* old = r.node->find_child("AttachedDriver")) {
+        if (status s = old->assign(std::move(fresh)); !s) return fail(std::move(s).error_value());
+        return ok();
+      }
+      if (status s = r.node->adopt("AttachedDriver", std::move(fresh)); !s) return fail(std::move(s).error_value());
+      return ok();
+    } catch (const std::bad_alloc&) {
+      return fail(error(errc::no_memory, "while preparing a mount"));
+    }
+  }
+
+  // The registered driver whose probe is surest about `file` (first registered on a tie).
+  result<std::string> probe(std::string_view file) {
+    std::ifstream in{std::string(file), std::ios::binary};
+    if (!in) return error(errc::io_error, "cannot open '" + std::string(file) + "' to probe it");
+    std::vector<std::byte> head(4096);
+    in.read(reinterpret_cast<char*>(head.data()), static_cast<std::streamsize>(head.size()));
+    if (in.bad()) return error(errc::io_error, "cannot read '" + std::string(file) + "' to probe it");
+    head.resize(static_cast<std::size_t>(in.gcount()));
+    const driver_descriptor* best = nullptr;
+    int best_score = 0;
+    std::string asked;
+    for (const driver_descriptor* d : registry_.drivers()) {
+      if (d->probe == nullptr) continue;
+      asked += asked.empty() ? "" : ", ";
+      asked += d->name;
+      int score = 0;
+      try {
+        score = d->probe(head, file);
+      } catch (...) {
+        score = 0;  // a probe that throws does not claim the file
+      }
+      if (score > best_score) {
+        best = d;
+        best_score = score;
+      }
+    }
+    if (best == nullptr) {
+      return error(errc::not_implemented, "no registered driver recognises '" + std::string(file) + "' (asked: " +
+                                              (asked.empty() ? std::string("no driver has a probe") : asked) + ")");
+    }
+    return std::string(best->name);
+  }
+
+  void report_wrong_thread(const detail::instance_header& self, bool wanted_emt,
+                           const pdm::source_location& where) override {
+    std::string d = wanted_emt ? "assert_emt failed: not on the EMT" : "assert_other failed: on the EMT";
+    d += " (";
+    d += where.file_name();
+    d += ':';
+    d += std::to_string(where.line());
+    d += ", ";
+    d += where.function_name();
+    d += ')';
+    report(report_kind::wrong_thread,
+           error(errc::wrong_thread, std::move(d)).driver(self.desc->name, self.ctx.instance()));
+  }
+
+  result<async_notification> notify_later(detail::instance_header& self) override {
+    auto& r = static_cast<record&>(self);
+    if (!emt_.is_current()) return not_on_emt(r, "notify_later");
+    const vm_state s = state_;
+    if (notifying_ != &r || (s != vm_state::suspending && s != vm_state::resetting && s != vm_state::powering_off)) {
+      return error(errc::invalid_vm_state,
+                   "notify_later is for the suspend, reset and power-off hooks, called from the hook itself")
+          .driver(r.desc->name, r.ctx.instance());
+    }
+    auto state = std::make_shared<detail::async_state>();
+    state->wake = [this] { emt_.wake(); };
+    pending_.push_back(pending_notification{state, std::string(r.desc->name), r.ctx.instance(), false});
+    return async_notification(std::move(state));
+  }
+
+  status post(detail::instance_header& self, std::function<void()> work) override {
+    auto& r = static_cast<record&>(self);
+    if (!emt_.post(std::move(work), &r)) {
+      return error(errc::cancelled, "the EMT has stopped").driver(r.desc->name, r.ctx.instance());
+    }
+    return ok();
+  }
+
+  [[nodiscard]] above_ref above(const detail::instance_header& self) const noexcept override {
+    const auto& r = static_cast<const record&>(self);
+    if (r.up != nullptr)
+      return above_ref(r.up->rows, r.up->desc->name, r.up->ctx.instance(), false, r.lun->spec.number);
+    return above_ref(r.lun->offered, r.lun->device->spec.name, r.lun->device->spec.instance, true, r.lun->spec.number);
+  }
+  [[nodiscard]] driver_ref below(const detail::instance_header& self) const noexcept override {
+    const auto& r = static_cast<const record&>(self);
+    return r.down != nullptr && r.down->constructed ? driver_ref(r.down) : driver_ref();
+  }
+  [[nodiscard]] const config_node* config(const detail::instance_header& self) const noexcept override {
+    return static_cast<const record&>(self).config;
+  }
+
+  // --- Power ----------------------------------------------------------------------------------
+
+  status power_off_on_emt() {
+    return transition(power_event::power_off, {vm_state::running, vm_state::suspended}, vm_state::powering_off,
+                      vm_state::off);
+  }
+
+  status transition(power_event ev, std::initializer_list<vm_state> from, vm_state during, vm_state to) {
+    const vm_state now = state_;
+    if (std::find(from.begin(), from.end(), now) == from.end()) {
+      std::string allowed;
+      for (vm_state s : from) {
+        allowed += allowed.empty() ? "" : " or ";
+        allowed += to_string(s);
+      }
+      return error(errc::invalid_vm_state,
+                   std::string(event_name(ev)) + " needs state " + allowed + ", not " + std::string(to_string(now)));
+    }
+    state_ = during;
+    if (ev == power_event::reset) ++reset_round_;
+    for (auto& d : devices_) {
+      const bool device_first =
+          (ev == power_event::reset && has_flag(d->spec.flags, device_flags::reset_first)) ||
+          (ev == power_event::suspend && has_flag(d->spec.flags, device_flags::suspend_first)) ||
+          (ev == power_event::power_off && has_flag(d->spec.flags, device_flags::power_off_first));
+      if (device_first) notify_device(*d, ev);
+      for (lun_state& l : d->luns) notify_chain(l, ev);
+      wait_for_pending();
+      if (!device_first) notify_device(*d, ev);
+    }
+    // Drivers attached during the walk, in chains already passed, are brought along too.
+    for (bool again = true; again;) {
+      again = false;
+      for (auto& d : devices_) {
+        for (lun_state& l : d->luns) again = notify_chain(l, ev) || again;
+      }
+      wait_for_pending();
+    }
+    state_ = to;
+    return ok();
+  }
+
+  [[nodiscard]] static std::string_view event_name(power_event ev) noexcept {
+    switch (ev) {
+      case power_event::power_on:
+        return "power_on";
+      case power_event::reset:
+        return "reset";
+      case power_event::suspend:
+        return "suspend";
+      case power_event::resume:
+        return "resume";
+      case power_event::power_off:
+        return "power_off";
+    }
+    return "power event";
+  }
+
+  // Notifies the first instance in `l`'s chain (top down) that has not had `ev` yet, again and
+  // again: a hook may detach or attach drivers, so the walk restarts from the top each time.
+  // Returns whether any instance was notified.
+  bool notify_chain(lun_state& l, power_event ev) {
+    bool any = false;
+    for (;;) {
+      record* r = l.top;
+      while (r != nullptr && !(r->constructed && take(*r, ev))) r = r->down;
+      if (r == nullptr) return any;
+      any = true;
+      driver_descriptor::notify_fn fn = nullptr;
+      switch (ev) {
+        case power_event::power_on:
+          fn = r->desc->on_power_on;
+          break;
+        case power_event::reset:
+          fn = r->desc->on_reset;
+          break;
+        case power_event::suspend:
+          fn = r->desc->on_suspend;
+          break;
+        case power_event::resume:
+          fn = r->desc->on_resume;
+          break;
+        case power_event::power_off:
+          fn = r->desc->on_power_off;
+          break;
+      }
+      if (fn == nullptr) continue;
+      notifying_ = r;
+      try {
+        fn(r->object);
+      } catch (const std::exception& e) {
+        report(report_kind::hook_threw,
+               error(errc::internal_error, std::string(event_name(ev)) + " hook threw: " + e.what())
+                   .driver(r->desc->name, r->ctx.instance()));
+      } catch (...) {
+        report(report_kind::hook_threw, error(errc::internal_error, std::string(event_name(ev)) + " hook threw")
+                                            .driver(r->desc->name, r->ctx.instance()));
+      }
+      notifying_ = nullptr;
+    }
+  }
+
+  // Marks `r` as having had `ev`; false if it had it already (or it does not apply).
+  bool take(record& r, power_event ev) noexcept {
+    switch (ev) {
+      case power_event::power_on:
+        if (r.powered) return false;
+        r.powered = true;
+        r.suspended = false;
+        return true;
+      case power_event::suspend:
+        if (!r.powered || r.suspended || r.off) return false;
+        r.suspended = true;
+        return true;
+      case power_event::resume:
+        if (!r.powered || !r.suspended || r.off) return false;
+        r.suspended = false;
+        return true;
+      case power_event::reset:
+        if (r.reset_round == reset_round_) return false;
+        r.reset_round = reset_round_;
+        return true;
+      case power_event::power_off:
+        if (!r.powered || r.off) return false;
+        r.off = true;
+        return true;
+    }
+    return false;
+  }
+
+  void notify_device(device_state& d, power_event ev) {
+    const std::function<void()>* hook = nullptr;
+    switch (ev) {
+      case power_event::power_on:
+        hook = &d.spec.hooks.on_power_on;
+        break;
+      case power_event::reset:
+        hook = &d.spec.hooks.on_reset;
+        break;
+      case power_event::suspend:
+        hook = &d.spec.hooks.on_suspend;
+        break;
+      case power_event::resume:
+        hook = &d.spec.hooks.on_resume;
+        break;
+      case power_event::power_off:
+        hook = &d.spec.hooks.on_power_off;
+        break;
+    }
+    if (!*hook) return;
+    try {
+      (*hook)();
+    } catch (const std::exception& e) {
+      report(report_kind::hook_threw,
+             error(errc::internal_error,
+                   "device '" + d.spec.name + "' " + std::string(event_name(ev)) + " hook threw: " + e.what()));
+    } catch (...) {
+      report(report_kind::hook_threw, error(errc::internal_error, "device '" + d.spec.name + "' " +
+                                                                      std::string(event_name(ev)) + " hook threw"));
+    }
+  }
+
+  // Waits, running EMT requests meanwhile, until every pending async notification is completed.
+  void wait_for_pending() {
+    const auto start = std::chrono::steady_clock::now();
+    for (;;) {
+      std::erase_if(pending_, [](const pending_notification& p) { return p.state->done.load(); });
+      if (pending_.empty()) return;
+      const auto now = std::chrono::steady_clock::now();
+      for (pending_notification& p : pending_) {
+        if (!p.reported && now - start >= options_.slow_notification) {
+          p.reported = true;
+          report(report_kind::slow_notification,
+                 error(errc::timeout, "has not completed its " + std::string(to_string(state_.load())) +
+                                          " notification after " + std::to_string(options_.slow_notification.count()) +
+                                          " ms; still waiting")
+                     .driver(p.driver, p.instance));
+        }
+      }
+      emt_.wait_until(now + std::chrono::milliseconds(10));
+    }
+  }
+
+  // --- Dump -----------------------------------------------------------------------------------
+
+  std::string dump_on_emt() const {
+    std::string out;
+    for (const auto& d : devices_) {
+      out += d->spec.name;
+      out += " #";
+      out += std::to_string(d->spec.instance);
+      out += '\n';
+      for (const lun_state& l : d->luns) {
+        out += "  LUN#";
+        out += std::to_string(l.spec.number);
+        if (l.top == nullptr) out += " (nothing attached)";
+        out += '\n';
+        for (const record* r = l.top; r != nullptr; r = r->down) {
+          std::string line = "    ";
+          line += r->desc->name;
+          line += " #";
+          line += std::to_string(r->ctx.instance());
+          std::string notes;
+          if (const config_node* marks = r->node->find_child("Transformed")) {
+            for (const auto& e : marks->values()) {
+              if (e.value().kind() != value_kind::string || e.value().string() == "inherited") continue;
+              notes += notes.empty() ? "" : "; ";
+              notes += e.name();
+              notes += ": ";
+              notes += e.value().string();
+            }
+          }
+          if (!notes.empty()) {
+            if (line.size() < 20) line.append(20 - line.size(), ' ');
+            line += "  ";
+            line += notes;
+          }
+          out += line;
+          out += '\n';
+        }
+      }
+    }
+    return out;
+  }
+
+  registry registry_;
+  config_tree config_;
+  vm_options options_;
+  std::pmr::memory_resource* memory_;
+  std::vector<std::unique_ptr<device_state>> devices_;
+  std::vector<account> accounts_;  // by registry position
+  std::vector<undo_step> undo_;
+  std::vector<pending_notification> pending_;
+  std::mutex report_lock_;
+  std::atomic<vm_state> state_{vm_state::created};
+  std::uint64_t reset_round_ = 0;
+  record* notifying_ = nullptr;  // whose power hook runs
+  int depth_ = 0;                // attaches under way (nested through constructors)
+  int constructing_ = 0;
+  emt emt_;  // last: stopped (in ~vm) before the members it uses go
+};
+
+}  // namespace pdm
