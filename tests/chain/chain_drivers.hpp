@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <memory_resource>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -365,6 +366,39 @@ class slow final : public bytes {
     });
   }
   pdm::driver_context& ctx_;
+};
+
+/// A memory resource for instance blocks that counts what is live and checks, on every free,
+/// that the block was poisoned (when `expect_poison`).
+class counting_memory final : public std::pmr::memory_resource {
+ public:
+  bool expect_poison = true;
+  std::size_t live = 0;         // blocks allocated and not freed
+  std::size_t allocations = 0;  // blocks ever allocated
+  std::size_t unpoisoned = 0;   // blocks freed without the poison pattern
+
+ private:
+  void* do_allocate(std::size_t bytes, std::size_t alignment) override {
+    ++live;
+    ++allocations;
+    return std::pmr::new_delete_resource()->allocate(bytes, alignment);
+  }
+  void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
+    --live;
+    if (expect_poison) {
+      const auto* b = static_cast<const unsigned char*>(p);
+      for (std::size_t i = 0; i < bytes; ++i) {
+        if (b[i] != static_cast<unsigned char>(pdm::poison_pattern >> (8 * (i % 4)))) {
+          ++unpoisoned;
+          break;
+        }
+      }
+    }
+    std::pmr::new_delete_resource()->deallocate(p, bytes, alignment);
+  }
+  [[nodiscard]] bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
+    return this == &other;
+  }
 };
 
 /// Every test driver.

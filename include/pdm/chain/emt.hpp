@@ -174,19 +174,19 @@ class emt {
     wakeup_.notify_all();
   }
 
-  /// \brief Drops the queued requests tagged with `owner`; returns how many.
-  std::size_t cancel_owned(const void* owner) {
-    std::deque<request> dropped;  // destroyed outside the lock
+  /// \brief Drops the queued requests tagged with `owner`; returns how many. Allocates nothing.
+  std::size_t cancel_owned(const void* owner) noexcept {
     const std::lock_guard<std::mutex> hold(lock_);
+    std::size_t dropped = 0;
     for (auto it = queue_.begin(); it != queue_.end();) {
       if (it->owner == owner) {
-        dropped.push_back(std::move(*it));
-        it = queue_.erase(it);
+        it = queue_.erase(it);  // a dropped call() request only signals its own waiter
+        ++dropped;
       } else {
         ++it;
       }
     }
-    return dropped.size();
+    return dropped;
   }
 
   /// \brief Requests queued and not yet run.

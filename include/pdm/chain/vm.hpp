@@ -371,6 +371,7 @@ class vm final : private detail::driver_host {
     bool powered = false;    // has had power_on (or was attached while powered)
     bool suspended = false;  // has had suspend and no resume since
     bool off = false;        // has had power_off
+    std::atomic<bool> posted{false};  // has posted EMT requests (that must be dropped with it)
   };
 
   struct lun_state {
@@ -852,7 +853,7 @@ class vm final : private detail::driver_host {
 
   // Drops what the instance owns, then its memory. The driver object is gone already.
   void release(record& r) noexcept {
-    emt_.cancel_owned(&r);
+    if (r.posted.load(std::memory_order_acquire)) emt_.cancel_owned(&r);
     const std::size_t size = r.block_size;
     const std::size_t alignment = r.block_alignment;
     r.~record();
@@ -1211,6 +1212,7 @@ class vm final : private detail::driver_host {
 
   status post(detail::instance_header& self, std::function<void()> work) override {
     auto& r = static_cast<record&>(self);
+    r.posted.store(true, std::memory_order_release);
     if (!emt_.post(std::move(work), &r)) {
       return error(errc::cancelled, "the EMT has stopped").driver(r.desc->name, r.ctx.instance());
     }
