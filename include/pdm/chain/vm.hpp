@@ -368,9 +368,9 @@ class vm final : private detail::driver_host {
     bool constructed = false;
     bool rows_resolved = false;
     bool detaching = false;
-    bool powered = false;    // has had power_on (or was attached while powered)
-    bool suspended = false;  // has had suspend and no resume since
-    bool off = false;        // has had power_off
+    bool powered = false;             // has had power_on (or was attached while powered)
+    bool suspended = false;           // has had suspend and no resume since
+    bool off = false;                 // has had power_off
     std::atomic<bool> posted{false};  // has posted EMT requests (that must be dropped with it)
   };
 
@@ -812,11 +812,13 @@ class vm final : private detail::driver_host {
     }
     a.last = r;
     // Construct.
-    ++constructing_;
-    status built = detail::construct_instance(*r, d, layout, bound);
-    --constructing_;
+    bool constructed = false;
+    status built = detail::construct_instance(*r, d, layout, bound, constructed);
     if (!built) {
+      // As a detach would: what it attached below first (bottom-most first, no notifications),
+      // then the driver itself if it exists (it failed through ctx.fail()).
       if (r->down != nullptr) destroy_chain(r->down, attach_flags::no_callbacks);
+      if (constructed) d.destroy(r->object);
       unlink(*r);
       release(*r);
       error e = std::move(built).error_value();
@@ -1471,8 +1473,7 @@ class vm final : private detail::driver_host {
   std::uint64_t reset_round_ = 0;
   record* notifying_ = nullptr;  // whose power hook runs
   int depth_ = 0;                // attaches under way (nested through constructors)
-  int constructing_ = 0;
-  emt emt_;  // last: stopped (in ~vm) before the members it uses go
+  emt emt_;                      // last: stopped (in ~vm) before the members it uses go
 };
 
 }  // namespace pdm

@@ -95,11 +95,12 @@ instance_layout layout_instance(const driver_descriptor& d) noexcept {
 }
 
 // Constructs the driver of `h` (whose block has layout `l`) with `config`, then fills its tables.
-// Returns an error if the constructor threw or called ctx.fail(); then the driver object does not
-// exist (a constructor that failed through ctx.fail() has been destroyed again). Other memory of
-// the block is the caller's.
+// Returns an error if the constructor threw or called ctx.fail(). After ctx.fail() the driver
+// object exists (`constructed` is true) and the caller destroys it, once it has destroyed what
+// the constructor attached below; after an exception it does not. Other memory of the block is
+// the caller's.
 inline status construct_instance(instance_header& h, const driver_descriptor& d, const instance_layout& l,
-                                 const void* config) {
+                                 const void* config, bool& constructed) {
   auto* base = reinterpret_cast<std::byte*>(&h);
   auto* rows = reinterpret_cast<resolved_interface*>(base + l.rows_offset);
   auto* slots = reinterpret_cast<resolved_interface*>(base + l.slots_offset);
@@ -112,6 +113,7 @@ inline status construct_instance(instance_header& h, const driver_descriptor& d,
   h.linear = l.placement.linear;
   // Until the constructor returns, queries miss (the slots hold no key of any row).
   for (std::size_t i = 0; i < l.placement.slot_count; ++i) slots[i] = resolved_interface{~std::uint64_t{0}, nullptr};
+  constructed = false;
   error failure;
   h.construction_error = &failure;
   h.failed = false;
@@ -128,9 +130,9 @@ inline status construct_instance(instance_header& h, const driver_descriptor& d,
     return error(errc::constructor_failed, "the constructor threw a non-standard exception")
         .driver(d.name, h.ctx.instance());
   }
+  constructed = true;
   h.construction_error = nullptr;
   if (h.failed) {
-    d.destroy(h.object);
     if (failure.code() == std::error_code()) failure = error(errc::constructor_failed);
     if (failure.driver_name().empty()) failure.driver(d.name, h.ctx.instance());
     return failure;
@@ -162,7 +164,9 @@ class driver_object {
       return error(errc::no_memory, "allocating " + std::to_string(l.size) + " bytes").driver(d.name, instance);
     }
     auto* h = ::new (block) detail::instance_header(d.name, instance, nullptr);
-    if (status s = detail::construct_instance(*h, d, l, config); !s) {
+    bool constructed = false;
+    if (status s = detail::construct_instance(*h, d, l, config, constructed); !s) {
+      if (constructed) d.destroy(h->object);  // it failed through ctx.fail()
       h->~instance_header();
       ::operator delete(block, std::align_val_t(l.alignment));
       return std::move(s).error_value();
