@@ -777,9 +777,9 @@ class vm final : private detail::driver_host {
   result<record*> construct_record(const driver_descriptor& d, std::size_t index, config_node& node, config_node& cfg,
                                    lun_state& l, record* above, attach_flags /*flags*/, const void* bound) {
     const detail::instance_layout layout = detail::layout_instance<record>(d);
-    void* block = memory_->allocate(layout.size, layout.alignment);  // may throw bad_alloc: nothing done yet
     account& a = accounts_[index];
     undo_.push_back(undo_step{undo_step::kind::instance_number, nullptr, std::nullopt, index, a.next_instance});
+    void* block = memory_->allocate(layout.size, layout.alignment);  // may throw bad_alloc: nothing linked yet
     auto* r = ::new (block) record(d.name, a.next_instance, this);
     ++a.next_instance;
     r->lun = &l;
