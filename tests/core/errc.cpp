@@ -41,7 +41,6 @@ constexpr pdm::errc all_codes[] = {
     pdm::errc::constructor_failed,
     pdm::errc::misconfigured_transformation,
     pdm::errc::cannot_transform_removed_driver,
-    pdm::errc::transformation_loop,
     pdm::errc::value_not_found,
     pdm::errc::child_not_found,
     pdm::errc::wrong_type,

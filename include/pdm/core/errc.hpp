@@ -53,7 +53,6 @@ enum class errc : int {
   constructor_failed,               ///< a driver constructor failed (error or exception)
   misconfigured_transformation,     ///< a DriverTransformations rule is malformed
   cannot_transform_removed_driver,  ///< a rule acts on a driver another rule removed
-  transformation_loop,              ///< transformations would apply without end
 
   // Config tree (300..399)
   value_not_found = 300,  ///< no value of that name
@@ -164,8 +163,6 @@ constexpr const char* errc_message(errc e) noexcept {
       return "misconfigured driver transformation";
     case errc::cannot_transform_removed_driver:
       return "cannot transform a removed driver";
-    case errc::transformation_loop:
-      return "driver transformations loop";
     case errc::value_not_found:
       return "config value not found";
     case errc::child_not_found:
@@ -291,7 +288,6 @@ class category_impl final : public std::error_category {
     PDM_ERRC_NAME_(constructor_failed);
     PDM_ERRC_NAME_(misconfigured_transformation);
     PDM_ERRC_NAME_(cannot_transform_removed_driver);
-    PDM_ERRC_NAME_(transformation_loop);
     PDM_ERRC_NAME_(value_not_found);
     PDM_ERRC_NAME_(child_not_found);
     PDM_ERRC_NAME_(wrong_type);
