@@ -1,9 +1,11 @@
 // examples/drivers/storage.hpp - a small storage stack: Block over Tracer over RamDisk.
 //
 // Real, if small, drivers with typed configuration: each declares a config struct described to
-// Boost.Hana, with descriptions, ranges and required keys in `config_fields`. The demo
-// (examples/registry_tour) builds the stack from a JSON config, and docs/config-reference.md is
-// generated from `example::storage_drivers` (tests/config/reference.cpp keeps it current).
+// Boost.Hana, with descriptions, ranges and required keys in `config_fields`. Block and Tracer
+// attach the driver configured below them from their constructors. The demo
+// (examples/registry_tour) has a pdm::vm build the stack from a JSON config, and
+// docs/config-reference.md is generated from `example::storage_drivers` (the test
+// config_reference_is_current keeps it current).
 #pragma once
 
 #include <pdm/config/binding.hpp>
@@ -114,7 +116,14 @@ class tracer final : public media {
   using needs_below = pdm::interface_list<media>;
   using config_type = tracer_config;
 
-  tracer(pdm::driver_context& /*ctx*/, const config_type& config) : config_(config) {}
+  tracer(pdm::driver_context& ctx, const config_type& config) : config_(config) {
+    pdm::result<pdm::driver_ref> below = ctx.attach();
+    if (!below) {
+      ctx.fail(below.error_value());
+      return;
+    }
+    below_ = below->query<media>();  // not null: the chain manager checked needs_below
+  }
   ~tracer() {
     if (config_.report) std::printf("  %s: %d reads, %d writes\n", config_.label.c_str(), reads_, writes_);
   }
@@ -132,7 +141,7 @@ class tracer final : public media {
     return below_->write(offset, in, size);
   }
   [[nodiscard]] std::uint64_t size() const override { return below_->size(); }
-  void connect_below(media* below) { below_ = below; }
+  void on_detach_below(pdm::attach_flags /*flags*/) { below_ = nullptr; }
   [[nodiscard]] int reads() const { return reads_; }
   [[nodiscard]] int writes() const { return writes_; }
 
@@ -167,18 +176,25 @@ class block_layer final : public block {
   using needs_above = pdm::interface_list<block_port>;
   using config_type = block_config;
 
-  block_layer(pdm::driver_context& /*ctx*/, const config_type& config) : config_(config) {}
+  block_layer(pdm::driver_context& ctx, const config_type& config) : config_(config) {
+    pdm::result<pdm::driver_ref> below = ctx.attach();
+    if (!below) {
+      ctx.fail(below.error_value());
+      return;
+    }
+    below_ = below->query<media>();
+  }
   bool read_sector(std::uint64_t lba, sector& out) override {
     return visible(lba) && below_->read(lba * 512, out.data(), out.size());
   }
   bool write_sector(std::uint64_t lba, const sector& in) override {
     return config_.policy != write_policy::read_only && visible(lba) && below_->write(lba * 512, in.data(), in.size());
   }
-  void connect_below(media* below) { below_ = below; }
+  void on_detach_below(pdm::attach_flags /*flags*/) { below_ = nullptr; }
 
  private:
   [[nodiscard]] bool visible(std::uint64_t lba) const {
-    return lba < below_->size() / 512 && (!config_.max_sectors || lba < *config_.max_sectors);
+    return below_ != nullptr && lba < below_->size() / 512 && (!config_.max_sectors || lba < *config_.max_sectors);
   }
   block_config config_;
   media* below_ = nullptr;

@@ -2,12 +2,10 @@
 //
 // Registers a small storage stack's drivers and prints the registry; loads the VM's config from
 // JSON (examples/configs/tour.json, or the file given), applies `path=value` overrides from the
-// command line, and builds the chain a LUN's config describes, top to bottom: each driver found
-// by name, its interfaces checked against the driver above before it is constructed, its
-// `Config` node bound to its typed config struct through the descriptor (every problem reported at
-// once). Then it runs
-// a write/read workload through the chain. The chain manager will do all of this from the
-// config; the demo shows the pieces it is made of.
+// command line, and has a pdm::vm attach the chain a LUN's config describes: each driver found by
+// name, its interfaces checked against the driver above before it is constructed, its `Config`
+// node bound to its typed config struct (every problem reported at once). Then it powers the VM
+// on, runs a write/read workload through the chain, powers off and detaches the chain.
 //
 // Usage: registry_tour [CONFIG.json] [path=value ...]
 #include <pdm/pdm.hpp>
@@ -54,8 +52,8 @@ int main(int argc, char** argv) {
     for (const pdm::interface_ref& r : d->needs_below) std::printf(" %s", std::string(r.id).c_str());
     std::printf("\n");
   }
-  using port = pdm::device_port<pdm::interface_list<example::block_port>, pdm::interface_list<example::block>>;
-  static_assert(pdm::static_chain<port, example::block_layer, example::tracer, example::ram_disk>::valid);
+  using static_port = pdm::device_port<pdm::interface_list<example::block_port>, pdm::interface_list<example::block>>;
+  static_assert(pdm::static_chain<static_port, example::block_layer, example::tracer, example::ram_disk>::valid);
   std::printf("static chain <port> -> Block -> Tracer -> RamDisk: checked at compile time\n");
 
   // The config: a file, then overrides.
@@ -77,85 +75,52 @@ int main(int argc, char** argv) {
   }
   std::printf("config %s (%zu override%s)\n", file.c_str(), overrides.size(), overrides.size() == 1 ? "" : "s");
 
-  // Build the chain of Devices/disk/0/LUN#0 top to bottom, checking each link before constructing.
-  constexpr std::string_view lun_path = "Devices/disk/0/LUN#0";
-  const pdm::config_node* node = config->root().find_child(lun_path);
-  if (node == nullptr) {
-    print_error(pdm::error(pdm::errc::no_attached_driver).path(lun_path));
+  // The VM: the registry, the config and a disk controller with one LUN. The controller offers a
+  // block port to the chain's top driver and needs the block interface from it.
+  pdm::vm_options options;
+  options.emt = pdm::emt_mode::current_thread;  // this thread runs the chain operations
+  pdm::vm vm(std::move(registry), std::move(*config), options);
+  example::block_port port;
+  pdm::device_spec disk;
+  disk.name = "disk";
+  disk.luns.push_back(pdm::lun_spec{
+      .number = 0, .offers = {pdm::offer<example::block_port>(port)}, .needs = pdm::interfaces<example::block>()});
+  disk.hooks.on_detach = [](std::uint32_t lun, pdm::attach_flags) { std::printf("disk: LUN#%u detached\n", lun); };
+  if (pdm::status s = vm.add_device(std::move(disk)); !s) {
+    print_error(s.error_value());
     return 1;
   }
-  std::vector<pdm::driver_object> chain;  // the chain manager will own these
-  while (node != nullptr) {
-    pdm::result<std::string> name = node->get<std::string>("Driver");
-    if (!name) {
-      print_error(pdm::error(pdm::errc::missing_driver_name).path(node->path()));
-      return 1;
-    }
-    const pdm::driver_descriptor* d = registry.find(*name);
-    if (d == nullptr) {
-      print_error(pdm::error(pdm::errc::driver_not_found, *name).path(node->path()));
-      return 1;
-    }
-    if (!chain.empty()) {
-      for (const pdm::interface_ref& need : chain.back().descriptor().needs_below) {
-        if (!d->provides_key(need.key)) {
-          print_error(pdm::error(pdm::errc::missing_interface,
-                                 std::string(chain.back().descriptor().name) + " needs " + std::string(need.id))
-                          .driver(*name)
-                          .path(node->path()));
-          return 1;
-        }
-      }
-    }
-    // The driver's Config node (an empty one if there is none), bound to its config struct by the
-    // descriptor, then the driver constructed with it.
-    const pdm::config_tree empty;
-    const pdm::config_node* cfg = node->find_child("Config");
-    pdm::result<pdm::driver_object> object =
-        pdm::driver_object::create_configured(*d, 0, cfg != nullptr ? *cfg : empty.root());
-    if (!object) {
-      print_error(object.error_value());
-      return 1;
-    }
-    std::printf("  attached %-8s at %s\n", name->c_str(), node->path().c_str());
-    chain.push_back(std::move(object).value());
-    node = node->find_child("AttachedDriver");
+
+  // Attach the chain configured for LUN#0: each driver found by name, its interfaces checked
+  // against the driver above before it is constructed, its Config bound to its typed struct; each
+  // constructor attaches the driver below it.
+  pdm::result<pdm::driver_ref> top = vm.attach("disk", 0, 0, pdm::attach_flags::not_hot_plug);
+  if (!top) {
+    print_error(top.error_value());
+    return 1;
   }
-  // Link each driver to the media interface of the one below it (type-erased queries).
-  for (std::size_t i = 0; i < chain.size(); ++i) {
-    const std::string_view name = chain[i].descriptor().name;
-    const bool last = i + 1 == chain.size();
-    if (name == "RamDisk" && !last) {
-      print_error(pdm::error(pdm::errc::no_runtime_attach, "RamDisk takes no driver below it").driver(name, 0));
-      return 1;
-    }
-    if (name != "RamDisk" && last) {
-      print_error(pdm::error(pdm::errc::no_attached_driver, "it needs a medium below it").driver(name, 0));
-      return 1;
-    }
-    if (last) break;
-    auto* below = chain[i + 1].query<example::media>();
-    if (name == "Block") static_cast<example::block_layer*>(chain[i].get())->connect_below(below);
-    if (name == "Tracer") static_cast<example::tracer*>(chain[i].get())->connect_below(below);
+  std::printf("%s", vm.dump().value().c_str());
+  if (pdm::status s = vm.power_on(); !s) {
+    print_error(s.error_value());
+    return 1;
   }
 
   // Workload: write 16 sectors with a pattern, read them back, verify.
-  auto* top = chain.front().query<example::block>();
-  if (top == nullptr) {
-    print_error(pdm::error(pdm::errc::missing_interface, "the top driver provides no block interface"));
-    return 1;
-  }
+  auto* blocks = top->query<example::block>();  // not null: the device's needs were checked
   int verified = 0;
   for (std::uint64_t lba = 0; lba < 16; ++lba) {
     example::block::sector out{};
     out.fill(static_cast<std::uint8_t>(lba * 7 + 1));
     example::block::sector in{};
-    if (top->write_sector(lba, out) && top->read_sector(lba, in) && in == out) ++verified;
+    if (blocks->write_sector(lba, out) && blocks->read_sector(lba, in) && in == out) ++verified;
   }
   std::printf("workload: %d/16 sectors written and verified\n", verified);
 
-  // Destroy bottom-most first, as the chain manager does.
-  while (!chain.empty()) chain.pop_back();
+  // Power off, then detach the chain: bottom-most first, each parent told.
+  if (pdm::status s = vm.power_off(); !s) print_error(s.error_value());
+  if (pdm::status s = vm.detach("disk", 0, 0); !s) print_error(s.error_value());
+  const pdm::driver_counts blocks_made = vm.counts("Block").value();
+  std::printf("Block instances: %u live, %u made\n", blocks_made.live, blocks_made.next_instance);
   std::printf("%s\n", verified == 16 ? "demo ok" : "demo FAILED");
   return verified == 16 ? 0 : 1;
 }

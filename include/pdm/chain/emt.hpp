@@ -16,6 +16,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -81,7 +82,7 @@ class emt {
     {
       const std::lock_guard<std::mutex> hold(lock_);
       if (stopped_) return false;
-      queue_.push_back(request{std::move(work), owner});
+      queue_.push_back(request{std::move(work), owner, next_sequence_++});
     }
     wakeup_.notify_all();
     return true;
@@ -136,17 +137,24 @@ class emt {
     return std::move(*s->value);
   }
 
-  /// \brief On the EMT: runs every request queued so far (not those they post); returns how many ran.
+  /// \brief On the EMT: runs every request queued so far (not those they post); returns how many
+  /// ran. Requests are taken from the queue one at a time, so one that is cancelled by an earlier
+  /// one (cancel_owned) never runs.
   std::size_t run_pending() {
-    std::deque<request> batch;
+    std::uint64_t limit = 0;
     {
       const std::lock_guard<std::mutex> hold(lock_);
-      batch.swap(queue_);
+      limit = next_sequence_;
     }
     std::size_t ran = 0;
-    while (!batch.empty()) {
-      request r = std::move(batch.front());
-      batch.pop_front();
+    for (;;) {
+      request r;
+      {
+        const std::lock_guard<std::mutex> hold(lock_);
+        if (queue_.empty() || queue_.front().sequence >= limit) break;
+        r = std::move(queue_.front());
+        queue_.pop_front();
+      }
       r.work();
       ++ran;
     }
@@ -219,7 +227,8 @@ class emt {
  private:
   struct request {
     std::function<void()> work;
-    const void* owner;
+    const void* owner = nullptr;
+    std::uint64_t sequence = 0;  // order of posting
   };
 
   template <class R, class Out, class F>
@@ -250,6 +259,7 @@ class emt {
   mutable std::mutex lock_;
   std::condition_variable wakeup_;
   std::deque<request> queue_;
+  std::uint64_t next_sequence_ = 0;
   bool woken_ = false;
   bool stopping_ = false;
   bool stopped_ = false;

@@ -167,7 +167,9 @@ inline constexpr std::array<std::string_view, 6> action_names = {"inject",     "
                               rule.action == transform_action::replacetree;
   if (takes_template) {
     if (rule.attached == nullptr) {
-      return misconfigured(r, "AttachedDriver", "an " + action + " rule needs an AttachedDriver node with a Driver");
+      return misconfigured(
+          r, "AttachedDriver",
+          std::string(action == "inject" ? "an " : "a ") + action + " rule needs an AttachedDriver node with a Driver");
     }
     const config_value* driver = rule.attached->find_value("Driver");
     if (driver == nullptr || driver->kind() != value_kind::string || driver->string().empty()) {
@@ -175,7 +177,8 @@ inline constexpr std::array<std::string_view, 6> action_names = {"inject",     "
     }
     if (rule.action != transform_action::replacetree && rule.attached->has_child("AttachedDriver")) {
       return misconfigured(*rule.attached, "AttachedDriver",
-                           "an " + action + " template cannot have its own AttachedDriver (use replacetree)");
+                           std::string(action == "inject" ? "an " : "a ") + action +
+                               " template cannot have its own AttachedDriver (use replacetree)");
     }
   } else if (rule.attached != nullptr) {
     return misconfigured(r, "AttachedDriver", "only inject, replace and replacetree rules take an AttachedDriver");

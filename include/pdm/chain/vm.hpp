@@ -395,9 +395,11 @@ class vm final : private detail::driver_host {
   };
 
   // One step to undo if the attach that made it fails (see instantiate()).
+  // Nodes are named by path, not pointer: a later step (a mount, a transformation further up)
+  // may have replaced the node, and undoing it first brings the path back.
   struct undo_step {
     enum class kind { restore_node, remove_config, unrestrict, instance_number } what;
-    config_node* node = nullptr;
+    std::string path;
     std::optional<config_tree> snapshot;  // restore_node
     std::size_t account = 0;              // instance_number
     std::uint32_t next_instance = 0;      // instance_number
@@ -576,6 +578,7 @@ class vm final : private detail::driver_host {
     const std::size_t mark = undo_.size();
     ++depth_;
     result<record*> top = instantiate(*node, l, nullptr, flags);
+    if (!top) undo_to(mark);  // even a driver a rule removed: this attach made nothing
     if (top && !has_flag(flags, attach_flags::not_hot_plug) && l.device->spec.hooks.on_attach) {
       status told = call_device_attach(l, flags);
       if (!told) {
@@ -613,19 +616,20 @@ class vm final : private detail::driver_host {
   void undo_to(std::size_t mark) noexcept {
     while (undo_.size() > mark) {
       undo_step& s = undo_.back();
+      config_node* node = s.what == undo_step::kind::instance_number ? nullptr : config_.root().find_child(s.path);
       switch (s.what) {
         case undo_step::kind::restore_node:
           // Restoring needs memory; if even that fails, the node keeps the transformed config.
           try {
-            (void)s.node->assign(std::move(*s.snapshot));
+            if (node != nullptr) (void)node->assign(std::move(*s.snapshot));
           } catch (const std::bad_alloc&) {
           }
           break;
         case undo_step::kind::remove_config:
-          (void)s.node->remove_child("Config");
+          if (node != nullptr) (void)node->remove_child("Config");
           break;
         case undo_step::kind::unrestrict:
-          s.node->set_restricted_root(false);
+          if (node != nullptr) node->set_restricted_root(false);
           break;
         case undo_step::kind::instance_number:
           accounts_[s.account].next_instance = s.next_instance;
@@ -642,7 +646,12 @@ class vm final : private detail::driver_host {
     try {
       result<record*> r = instantiate_steps(node, l, above, flags);
       if (!r) {
-        undo_to(mark);
+        // A driver a rule removed is not a failure of the rules: their changes stay (the attach
+        // above may go on without it, or undo them if it fails).
+        if (!(r.error_value() == errc::no_attached_driver && !node.has_value("Driver") &&
+              node.has_child("Transformed"))) {
+          undo_to(mark);
+        }
         error e = std::move(r).error_value();
         if (e.config_path().empty()) e.path(node.path());
         return e;
@@ -690,7 +699,7 @@ class vm final : private detail::driver_host {
       if (node.has_value("Config")) {
         return error(errc::wrong_type, "Config must be a node, not a value").path(node.full_path("Config"));
       }
-      undo_.push_back(undo_step{undo_step::kind::remove_config, &node, std::nullopt, 0, 0});
+      undo_.push_back(undo_step{undo_step::kind::remove_config, node.path(), std::nullopt, 0, 0});
       result<config_node*> made = node.add_child("Config");
       if (!made) {
         undo_.pop_back();
@@ -699,7 +708,7 @@ class vm final : private detail::driver_host {
       cfg = *made;
     }
     if (!cfg->is_restricted_root()) {
-      undo_.push_back(undo_step{undo_step::kind::unrestrict, cfg, std::nullopt, 0, 0});
+      undo_.push_back(undo_step{undo_step::kind::unrestrict, cfg->path(), std::nullopt, 0, 0});
       cfg->set_restricted_root(true);
     }
     // 7. Bind the config (drivers with a config_type), then allocate, number, link, construct.
@@ -778,7 +787,7 @@ class vm final : private detail::driver_host {
                                    lun_state& l, record* above, attach_flags /*flags*/, const void* bound) {
     const detail::instance_layout layout = detail::layout_instance<record>(d);
     account& a = accounts_[index];
-    undo_.push_back(undo_step{undo_step::kind::instance_number, nullptr, std::nullopt, index, a.next_instance});
+    undo_.push_back(undo_step{undo_step::kind::instance_number, std::string(), std::nullopt, index, a.next_instance});
     void* block = memory_->allocate(layout.size, layout.alignment);  // may throw bad_alloc: nothing linked yet
     auto* r = ::new (block) record(d.name, a.next_instance, this);
     ++a.next_instance;
@@ -890,7 +899,8 @@ class vm final : private detail::driver_host {
                               above != nullptr ? above->desc->name : std::string_view("<top>")};
     std::string current = driver != nullptr ? driver->string() : std::string();
     bool snapshot_taken = false;
-    for (const transformation_rule& rule : *rules) {
+    for (std::size_t i = 0; i < rules->size(); ++i) {
+      const transformation_rule& rule = (*rules)[i];
       if (const config_node* marks = node.find_child("Transformed"); marks != nullptr && marks->has_value(rule.name)) {
         continue;  // a rule applies once to a driver and never to what it made
       }
@@ -901,12 +911,23 @@ class vm final : private detail::driver_host {
             .path(rule.node->path());
       }
       if (!snapshot_taken) {
-        undo_.push_back(undo_step{undo_step::kind::restore_node, &node, node.clone(), 0, 0});
+        undo_.push_back(undo_step{undo_step::kind::restore_node, node.path(), node.clone(), 0, 0});
         snapshot_taken = true;
       }
       result<std::string> now = apply_rule(rule, node, current);
       if (!now) return std::move(now).error_value();
       current = std::move(*now);
+      // The rules before this one never saw what it made; marked as passed, they will not see it
+      // on a re-attach either, so a re-attach builds the chain the first attach built.
+      if (rule.action != transform_action::mergeconfig) {
+        for (std::size_t j = 0; j < i; ++j) {
+          result<config_node*> marks = node.ensure_child("Transformed");
+          if (!marks) return std::move(marks).error_value();
+          if (!(*marks)->has_value((*rules)[j].name)) {
+            if (status st = (*marks)->add_value((*rules)[j].name, config_value(std::string("passed"))); !st) return st;
+          }
+        }
+      }
     }
     return ok();
   }
@@ -1139,6 +1160,8 @@ class vm final : private detail::driver_host {
       if (status s = (*cfg)->add_value("Path", config_value(std::string(file))); !s) {
         return fail(std::move(s).error_value());
       }
+      // Inside an attach (a constructor mounting), the attach may still fail: then this is undone too.
+      if (depth_ > 0) undo_.push_back(undo_step{undo_step::kind::restore_node, r.node->path(), r.node->clone(), 0, 0});
       if (config_node* old = r.node->find_child("AttachedDriver")) {
         if (status s = old->assign(std::move(fresh)); !s) return fail(std::move(s).error_value());
         return ok();
@@ -1440,7 +1463,10 @@ class vm final : private detail::driver_host {
           std::string notes;
           if (const config_node* marks = r->node->find_child("Transformed")) {
             for (const auto& e : marks->values()) {
-              if (e.value().kind() != value_kind::string || e.value().string() == "inherited") continue;
+              if (e.value().kind() != value_kind::string || e.value().string() == "inherited" ||
+                  e.value().string() == "passed") {
+                continue;
+              }
               notes += notes.empty() ? "" : "; ";
               notes += e.name();
               notes += ": ";

@@ -134,7 +134,8 @@ inline status construct_instance(instance_header& h, const driver_descriptor& d,
   h.construction_error = nullptr;
   if (h.failed) {
     if (failure.code() == std::error_code()) failure = error(errc::constructor_failed);
-    if (failure.driver_name().empty()) failure.driver(d.name, h.ctx.instance());
+    // An error the driver made itself names it; one it passed on from below keeps its origin.
+    if (failure.driver_name().empty() && failure.config_path().empty()) failure.driver(d.name, h.ctx.instance());
     return failure;
   }
   fill_slots(h.rows, slots, l.placement);
