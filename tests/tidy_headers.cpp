@@ -71,5 +71,12 @@ int main() {
   if (pdm::config_schema<sample_config>().size() != 9) return 8;
   if (pdm::config_reference(drivers{}, "Reference").empty()) return 9;
   (void)pdm::as_hana(drivers{});
+  // The chain manager's templates (call, on_emt_call) instantiated.
+  pdm::vm_options options;
+  options.emt = pdm::emt_mode::current_thread;
+  pdm::vm vm(std::move(registry), std::move(*tree), options);
+  if (!vm.add_device(pdm::device_spec{.name = "dev"})) return 10;
+  if (!vm.attach("dev", 0, 0).has_value() && vm.call([] { return 1; }).value_or(0) != 1) return 11;
+  if (!vm.power_on() || !vm.dump()) return 12;
   return r.has_value() ? 3 : 0;
 }

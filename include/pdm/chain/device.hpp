@@ -30,8 +30,8 @@ namespace pdm {
 
 /// \brief An interface a device offers on a LUN: its id and the object implementing it.
 struct offered_interface {
-  interface_ref ref;
-  void* address;
+  interface_ref ref{};
+  void* address = nullptr;
 };
 
 /// \brief Offers `impl` as interface I (the device keeps `impl` alive as long as the VM).

@@ -78,7 +78,7 @@ enum class report_kind {
 
 /// \brief One report: its kind and an error naming the driver, instance and details.
 struct vm_report {
-  report_kind kind;
+  report_kind kind = report_kind::wrong_thread;
   error what;
 };
 
@@ -415,7 +415,7 @@ class vm final : private detail::driver_host {
 
   // --- EMT plumbing ---------------------------------------------------------------------------
 
-  [[nodiscard]] error wrong_thread_error(std::string_view what) const {
+  [[nodiscard]] static error wrong_thread_error(std::string_view what) {
     return error(errc::wrong_thread, std::string(what) + " was called off the EMT, and this VM refuses such calls");
   }
   template <class F>
@@ -423,7 +423,7 @@ class vm final : private detail::driver_host {
     if (!emt_.is_current() && options_.foreign == foreign_calls::refuse) return wrong_thread_error(what);
     return emt_.call(std::forward<F>(f));
   }
-  [[nodiscard]] error not_on_emt(const record& r, std::string_view what) const {
+  [[nodiscard]] static error not_on_emt(const record& r, std::string_view what) {
     return error(errc::wrong_thread, std::string(what) + " must be called on the EMT")
         .driver(r.desc->name, r.ctx.instance());
   }
@@ -593,7 +593,7 @@ class vm final : private detail::driver_host {
     return driver_ref(*top);
   }
 
-  status call_device_attach(lun_state& l, attach_flags flags) {
+  static status call_device_attach(lun_state& l, attach_flags flags) {
     try {
       status s = l.device->spec.hooks.on_attach(l.spec.number, flags);
       if (!s) {
@@ -714,14 +714,14 @@ class vm final : private detail::driver_host {
     // 7. Bind the config (drivers with a config_type), then allocate, number, link, construct.
     if (d.bind_config == nullptr) return construct_record(d, index, node, *cfg, l, above, flags, nullptr);
     struct bind_call {
-      vm* self;
-      const driver_descriptor* d;
-      std::size_t index;
-      config_node* node;
-      config_node* cfg;
-      lun_state* l;
-      record* above;
-      attach_flags flags;
+      vm* self = nullptr;
+      const driver_descriptor* d = nullptr;
+      std::size_t index = 0;
+      config_node* node = nullptr;
+      config_node* cfg = nullptr;
+      lun_state* l = nullptr;
+      record* above = nullptr;
+      attach_flags flags = attach_flags::none;
       std::optional<result<record*>> out;
     } call{this, &d, index, &node, cfg, &l, above, flags, std::nullopt};
     const status bound = d.bind_config(
@@ -753,7 +753,7 @@ class vm final : private detail::driver_host {
     return ok();
   }
 
-  status check_interfaces(const driver_descriptor& d, const lun_state& l, const record* above) const {
+  static status check_interfaces(const driver_descriptor& d, const lun_state& l, const record* above) {
     const std::span<const interface_ref> wanted =
         above != nullptr ? above->desc->needs_below : std::span<const interface_ref>(l.spec.needs);
     for (const interface_ref& need : wanted) {
@@ -961,7 +961,7 @@ class vm final : private detail::driver_host {
   // there (empty if removed).
   static result<std::string> apply_rule(const transformation_rule& rule, config_node& node,
                                         const std::string& current) {
-    const std::string template_driver =
+    std::string template_driver =
         rule.attached != nullptr ? rule.attached->get_or<std::string>("Driver", "").value_or("") : std::string();
     auto check = [](status s) -> result<std::string> {
       if (!s) return std::move(s).error_value();
@@ -1081,8 +1081,16 @@ class vm final : private detail::driver_host {
 
   // --- driver_host: what a driver's context calls ---------------------------------------------
 
+  // Every instance header this VM's helpers receive starts one of its records.
+  static record& as_record(detail::instance_header& h) noexcept {
+    return static_cast<record&>(h);  // NOLINT(cppcoreguidelines-pro-type-static-cast-downcast)
+  }
+  static const record& as_record(const detail::instance_header& h) noexcept {
+    return static_cast<const record&>(h);  // NOLINT(cppcoreguidelines-pro-type-static-cast-downcast)
+  }
+
   result<driver_ref> attach_below(detail::instance_header& self, attach_flags flags) override {
-    auto& r = static_cast<record&>(self);
+    auto& r = as_record(self);
     if (!emt_.is_current()) return not_on_emt(r, "attach");
     if (r.detaching) {
       return error(errc::detach_in_progress, "a driver being detached cannot attach")
@@ -1114,7 +1122,7 @@ class vm final : private detail::driver_host {
   }
 
   status detach_below(detail::instance_header& self, attach_flags flags) override {
-    auto& r = static_cast<record&>(self);
+    auto& r = as_record(self);
     if (!emt_.is_current()) return not_on_emt(r, "detach");
     if (r.down == nullptr) {
       return error(errc::no_attached_driver, "nothing is attached below").driver(r.desc->name, r.ctx.instance());
@@ -1123,7 +1131,7 @@ class vm final : private detail::driver_host {
   }
 
   status detach_self(detail::instance_header& self, attach_flags flags) override {
-    auto& r = static_cast<record&>(self);
+    auto& r = as_record(self);
     if (!emt_.is_current()) return not_on_emt(r, "detach_self");
     if (!r.constructed) {
       return error(errc::invalid_vm_state, "a driver cannot detach itself while it is being constructed")
@@ -1133,7 +1141,7 @@ class vm final : private detail::driver_host {
   }
 
   status mount_prepare(detail::instance_header& self, std::string_view file, std::string_view core_driver) override {
-    auto& r = static_cast<record&>(self);
+    auto& r = as_record(self);
     if (!emt_.is_current()) return not_on_emt(r, "mount_prepare");
     auto fail = [&](error e) -> status {
       if (e.driver_name().empty()) e.driver(r.desc->name, r.ctx.instance());
@@ -1221,7 +1229,7 @@ class vm final : private detail::driver_host {
   }
 
   result<async_notification> notify_later(detail::instance_header& self) override {
-    auto& r = static_cast<record&>(self);
+    auto& r = as_record(self);
     if (!emt_.is_current()) return not_on_emt(r, "notify_later");
     const vm_state s = state_;
     if (notifying_ != &r || (s != vm_state::suspending && s != vm_state::resetting && s != vm_state::powering_off)) {
@@ -1236,7 +1244,7 @@ class vm final : private detail::driver_host {
   }
 
   status post(detail::instance_header& self, std::function<void()> work) override {
-    auto& r = static_cast<record&>(self);
+    auto& r = as_record(self);
     r.posted.store(true, std::memory_order_release);
     if (!emt_.post(std::move(work), &r)) {
       return error(errc::cancelled, "the EMT has stopped").driver(r.desc->name, r.ctx.instance());
@@ -1245,17 +1253,16 @@ class vm final : private detail::driver_host {
   }
 
   [[nodiscard]] above_ref above(const detail::instance_header& self) const noexcept override {
-    const auto& r = static_cast<const record&>(self);
-    if (r.up != nullptr)
-      return above_ref(r.up->rows, r.up->desc->name, r.up->ctx.instance(), false, r.lun->spec.number);
-    return above_ref(r.lun->offered, r.lun->device->spec.name, r.lun->device->spec.instance, true, r.lun->spec.number);
+    const auto& r = as_record(self);
+    if (r.up != nullptr) return {r.up->rows, r.up->desc->name, r.up->ctx.instance(), false, r.lun->spec.number};
+    return {r.lun->offered, r.lun->device->spec.name, r.lun->device->spec.instance, true, r.lun->spec.number};
   }
   [[nodiscard]] driver_ref below(const detail::instance_header& self) const noexcept override {
-    const auto& r = static_cast<const record&>(self);
+    const auto& r = as_record(self);
     return r.down != nullptr && r.down->constructed ? driver_ref(r.down) : driver_ref();
   }
   [[nodiscard]] const config_node* config(const detail::instance_header& self) const noexcept override {
-    return static_cast<const record&>(self).config;
+    return as_record(self).config;
   }
 
   // --- Power ----------------------------------------------------------------------------------
@@ -1361,7 +1368,7 @@ class vm final : private detail::driver_host {
   }
 
   // Marks `r` as having had `ev`; false if it had it already (or it does not apply).
-  bool take(record& r, power_event ev) noexcept {
+  bool take(record& r, power_event ev) const noexcept {
     switch (ev) {
       case power_event::power_on:
         if (r.powered) return false;

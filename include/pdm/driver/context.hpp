@@ -174,6 +174,8 @@ class driver_host {
   driver_host() = default;
   driver_host(const driver_host&) = default;
   driver_host& operator=(const driver_host&) = default;
+  driver_host(driver_host&&) = default;
+  driver_host& operator=(driver_host&&) = default;
   ~driver_host() = default;
 };
 
@@ -239,13 +241,16 @@ class driver_context {
   }
   /// \brief True on the VM's emulation thread; otherwise reports the call site to the VM's
   /// report sink and returns false (never aborts).
-  bool assert_emt(const pdm::source_location& where = pdm::source_location::current()) const {
+  // Not [[nodiscard]]: called for its report as often as for its answer.
+  bool assert_emt(  // NOLINT(modernize-use-nodiscard)
+      const pdm::source_location& where = pdm::source_location::current()) const {
     if (host_ == nullptr || host_->on_emt()) return true;
     host_->report_wrong_thread(*self_, true, where);
     return false;
   }
   /// \brief True on any thread but the EMT; otherwise reports the call site and returns false.
-  bool assert_other(const pdm::source_location& where = pdm::source_location::current()) const {
+  bool assert_other(  // NOLINT(modernize-use-nodiscard)
+      const pdm::source_location& where = pdm::source_location::current()) const {
     if (host_ == nullptr || !host_->on_emt()) return true;
     host_->report_wrong_thread(*self_, false, where);
     return false;
