@@ -5,6 +5,10 @@ Benchmark names follow `<case>/pdm[/<args>]` and `<case>/baseline[/<args>]`. For
 prints the median time of each side and the ratio baseline/pdm: how many times faster pdm is
 (above 1: pdm is faster).
 
+A case may also have a third side, `<case>/minimum[/<args>]`: the bare minimum any implementation
+must do. For every pdm case with a minimum (the one with the same args, else the one without
+args) a second table prints pdm/minimum, how many times the minimum pdm costs ("3.2x the minimum").
+
 Inputs are benchmark binaries, which are run with
     --benchmark_format=json --benchmark_repetitions=N --benchmark_report_aggregates_only=true
 or JSON files saved earlier from such a run (`--benchmark_out=file.json` or stdout).
@@ -24,7 +28,7 @@ import statistics
 import subprocess
 import sys
 
-NAME = re.compile(r"^(?P<case>[^/]+)/(?P<side>pdm|baseline)(?P<args>(?:/.*)?)$")
+NAME = re.compile(r"^(?P<case>[^/]+)/(?P<side>pdm|baseline|minimum)(?P<args>(?:/.*)?)$")
 TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 
@@ -102,6 +106,22 @@ def fmt_cv(cv):
     return "-" if cv is None or math.isnan(cv) else f"{100 * cv:.1f}%"
 
 
+def print_table(header, rows, markdown):
+    """Prints rows under header, as aligned text or as a Markdown table; the first two columns are text."""
+    if markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "|".join(["---", "---"] + ["---:"] * (len(header) - 2)) + "|")
+        for r in rows:
+            print("| " + " | ".join(r) + " |")
+    else:
+        widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+        for i, r in enumerate([header] + rows):
+            cells = [str(c).ljust(w) if j < 2 else str(c).rjust(w) for j, (c, w) in enumerate(zip(r, widths))]
+            print("  ".join(cells))
+            if i == 0:
+                print("  ".join("-" * w for w in widths))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", help="benchmark binaries to run, or JSON files to read")
@@ -128,13 +148,16 @@ def main():
                     json.dump(doc, f)
                     f.write("\n")
 
-    pairs, unmatched, case_order = {}, [], {}
+    pairs, unmatched, case_order, minimums = {}, [], {}, {}
     for run_name, r in results.items():
         m = NAME.match(run_name)
         if not m:
             unmatched.append(run_name)
             continue
         case_order.setdefault(m["case"], len(case_order))  # cases in the order the binaries ran them
+        if m["side"] == "minimum":
+            minimums[(m["case"], m["args"].lstrip("/"))] = r
+            continue
         pairs.setdefault((m["case"], m["args"].lstrip("/")), {})[m["side"]] = r
 
     rows = []
@@ -147,6 +170,21 @@ def main():
         rows.append((case, case_args or "-", fmt_ns(pdm["median"]), fmt_cv(pdm["cv"]), fmt_ns(base["median"]),
                      fmt_cv(base["cv"]), f"{ratio:.1f}x"))
 
+    # pdm against the minimum: the minimum with the same args, else the case's minimum without args.
+    floor_rows, used_minimums = [], set()
+    for (case, case_args), sides in sorted(pairs.items(), key=lambda kv: (case_order[kv[0][0]], natural_key(kv[0][1]))):
+        key = next((k for k in ((case, case_args), (case, "")) if k in minimums), None)
+        if "pdm" not in sides or key is None:
+            continue
+        used_minimums.add(key)
+        pdm, floor = sides["pdm"], minimums[key]
+        ratio = pdm["median"] / floor["median"] if floor["median"] > 0 else float("inf")
+        floor_rows.append((case, case_args or "-", fmt_ns(pdm["median"]), fmt_ns(floor["median"]), fmt_cv(floor["cv"]),
+                           f"{ratio:.1f}x the minimum"))
+    for case, case_args in minimums:
+        if (case, case_args) not in used_minimums:
+            unmatched.append(f"{case}/minimum{'/' + case_args if case_args else ''} (no pdm case)")
+
     ctx = contexts[0] if contexts else {}
     print(f"# host: {ctx.get('host_name', '?')}, {ctx.get('num_cpus', '?')} CPUs at {ctx.get('mhz_per_cpu', '?')} MHz, "
           f"load {ctx.get('load_avg', '?')}")
@@ -158,18 +196,11 @@ def main():
     print(f"# metric: median {args.metric} in ns over {reps} repetitions; ratio = baseline / pdm")
 
     header = ("case", "args", "pdm ns", "pdm cv", "baseline ns", "baseline cv", "baseline/pdm")
-    if args.markdown:
-        print("| " + " | ".join(header) + " |")
-        print("|" + "|".join(["---", "---"] + ["---:"] * (len(header) - 2)) + "|")
-        for r in rows:
-            print("| " + " | ".join(r) + " |")
-    else:
-        widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-        for i, r in enumerate([header] + rows):
-            cells = [str(c).ljust(w) if j < 2 else str(c).rjust(w) for j, (c, w) in enumerate(zip(r, widths))]
-            print("  ".join(cells))
-            if i == 0:
-                print("  ".join("-" * w for w in widths))
+    print_table(header, rows, args.markdown)
+    if floor_rows:
+        print()
+        print(f"# pdm against the bare minimum: median {args.metric} in ns; ratio = pdm / minimum")
+        print_table(("case", "args", "pdm ns", "minimum ns", "minimum cv", "pdm/minimum"), floor_rows, args.markdown)
 
     for e in errors:
         print(f"error: {e}", file=sys.stderr)
