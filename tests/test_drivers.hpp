@@ -148,8 +148,7 @@ class counting_filter final : public media {
 };
 
 /// Makes a driver_object and fails the test case if that fails.
-inline pdm::driver_object make_object(const pdm::driver_descriptor& d, std::uint32_t instance,
-                                      const void* config = nullptr) {
+inline pdm::driver_object make_object(const pdm::driver_descriptor& d, std::uint32_t instance, void* config = nullptr) {
   pdm::result<pdm::driver_object> r = pdm::driver_object::create(d, instance, config);
   if (!r) throw std::runtime_error(r.error_value().message());
   return std::move(r).value();

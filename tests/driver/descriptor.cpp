@@ -42,7 +42,7 @@ TEST_CASE("descriptor_of records traits, layout, interfaces and hooks") {
 
 TEST_CASE("a type-erased driver constructs with its config, runs hooks and destroys") {
   const pdm::driver_descriptor& d = pdm::descriptor_of<test::block_layer>;
-  const test::block_layer::config_type cfg{.sector_size = 256};
+  test::block_layer::config_type cfg{.sector_size = 256};
   pdm::driver_object inst = test::make_object(d, 0, &cfg);
   auto* blk = static_cast<test::block_layer*>(inst.get());
   d.on_power_on(inst.get());

@@ -77,7 +77,7 @@ TEST_CASE("a driver_object constructs, resolves its interfaces and answers queri
 }
 
 TEST_CASE("a driver_object passes the config and destroys the driver exactly once") {
-  const test::block_layer::config_type cfg{.sector_size = 1024};
+  test::block_layer::config_type cfg{.sector_size = 1024};
   const int destroyed_before = test::counting_filter::destroyed;
   {
     pdm::driver_object filter = test::make_object(pdm::descriptor_of<test::counting_filter>, 0);
@@ -92,7 +92,7 @@ TEST_CASE("a driver_object passes the config and destroys the driver exactly onc
 }
 
 TEST_CASE("a constructor that throws gives constructor_failed and leaks nothing") {
-  const fragile::config_type bad{.fail = true};
+  fragile::config_type bad{.fail = true};
   pdm::result<pdm::driver_object> r = pdm::driver_object::create(pdm::descriptor_of<fragile>, 3, &bad);
   REQUIRE_FALSE(r);
   CHECK(r.error_value() == pdm::errc::constructor_failed);
@@ -104,7 +104,7 @@ TEST_CASE("a constructor that throws gives constructor_failed and leaks nothing"
   CHECK(odd.error_value() == pdm::errc::constructor_failed);
   CHECK(odd.error_value().detail() == "the constructor threw a non-standard exception");
 
-  const fragile::config_type good{};
+  fragile::config_type good{};
   {
     pdm::result<pdm::driver_object> fine = pdm::driver_object::create(pdm::descriptor_of<fragile>, 4, &good);
     REQUIRE(fine);

@@ -376,6 +376,8 @@ class vm final : private detail::driver_host {
 
   struct lun_state {
     lun_spec spec;
+    config_node* node = nullptr;  // LUN#n's config node, found at config version node_version
+    std::uint64_t node_version = ~std::uint64_t{0};
     std::vector<resolved_interface> offered;  // spec.offers as rows
     device_state* device = nullptr;
     record* top = nullptr;
@@ -388,6 +390,7 @@ class vm final : private detail::driver_host {
   };
 
   struct account {
+    std::optional<detail::instance_layout> layout;  // computed at the first instance
     std::uint32_t next_instance = 0;
     std::uint32_t live = 0;
     record* first = nullptr;
@@ -398,11 +401,14 @@ class vm final : private detail::driver_host {
   // Nodes are named by path, not pointer: a later step (a mount, a transformation further up)
   // may have replaced the node, and undoing it first brings the path back.
   struct undo_step {
-    enum class kind { restore_node, remove_config, unrestrict, instance_number } what;
+    enum class kind { restore_node, remove_config, unrestrict } what;
     std::string path;
     std::optional<config_tree> snapshot;  // restore_node
-    std::size_t account = 0;              // instance_number
-    std::uint32_t next_instance = 0;      // instance_number
+  };
+  // Where the undo logs stood when an attach began.
+  struct undo_mark {
+    std::size_t steps;    // undo_
+    std::size_t numbers;  // numbers_
   };
 
   // One async notification the VM waits for.
@@ -573,9 +579,13 @@ class vm final : private detail::driver_host {
                                                std::to_string(l.top->ctx.instance()) + " is attached")
           .path(lun_path(l));
     }
-    config_node* node = lun_node(*l.device, lun);
+    if (l.node_version != config_.root().version()) {
+      l.node = lun_node(*l.device, lun);
+      l.node_version = config_.root().version();
+    }
+    config_node* node = l.node;
     if (node == nullptr) return error(errc::no_attached_driver, "the LUN has no config").path(lun_path(l));
-    const std::size_t mark = undo_.size();
+    const undo_mark mark = mark_now();
     ++depth_;
     result<record*> top = instantiate(*node, l, nullptr, flags);
     if (!top) undo_to(mark);  // even a driver a rule removed: this attach made nothing
@@ -610,13 +620,22 @@ class vm final : private detail::driver_host {
 
   // Forgets the undo steps once no attach is under way any more: the attaches succeeded.
   void commit_if_outermost() noexcept {
-    if (depth_ == 0) undo_.clear();
+    if (depth_ == 0) {
+      undo_.clear();
+      numbers_.clear();
+    }
   }
 
-  void undo_to(std::size_t mark) noexcept {
-    while (undo_.size() > mark) {
+  [[nodiscard]] undo_mark mark_now() const noexcept { return {undo_.size(), numbers_.size()}; }
+
+  void undo_to(undo_mark mark) noexcept {
+    while (numbers_.size() > mark.numbers) {
+      accounts_[numbers_.back().first].next_instance = numbers_.back().second;
+      numbers_.pop_back();
+    }
+    while (undo_.size() > mark.steps) {
       undo_step& s = undo_.back();
-      config_node* node = s.what == undo_step::kind::instance_number ? nullptr : config_.root().find_child(s.path);
+      config_node* node = config_.root().find_child(s.path);
       switch (s.what) {
         case undo_step::kind::restore_node:
           // Restoring needs memory; if even that fails, the node keeps the transformed config.
@@ -631,9 +650,6 @@ class vm final : private detail::driver_host {
         case undo_step::kind::unrestrict:
           if (node != nullptr) node->set_restricted_root(false);
           break;
-        case undo_step::kind::instance_number:
-          accounts_[s.account].next_instance = s.next_instance;
-          break;
       }
       undo_.pop_back();
     }
@@ -642,7 +658,7 @@ class vm final : private detail::driver_host {
   // Builds the driver configured at `node` (LUN#n or an AttachedDriver) below `above` (null: at
   // the top of `l`'s chain). On failure everything it did is undone.
   result<record*> instantiate(config_node& node, lun_state& l, record* above, attach_flags flags) {
-    const std::size_t mark = undo_.size();
+    const undo_mark mark = mark_now();
     try {
       result<record*> r = instantiate_steps(node, l, above, flags);
       if (!r) {
@@ -666,11 +682,12 @@ class vm final : private detail::driver_host {
   result<record*> instantiate_steps(config_node& node, lun_state& l, record* above, attach_flags flags) {
     // 1. Transformations.
     if (status s = transform(node, l, above); !s) return std::move(s).error_value();
-    // 2. The driver's name, and nothing unknown at this level.
-    if (status s = check_position(node); !s) return std::move(s).error_value();
-    const config_value* name_value = node.find_value("Driver");
+    // 2. The driver's name, and nothing unknown at this level: one pass over the node's entries.
+    result<position> pos = scan_position(node);
+    if (!pos) return std::move(pos).error_value();
+    const config_value* name_value = pos->driver;
     if (name_value == nullptr) {
-      if (node.has_child("Transformed")) {
+      if (pos->transformed) {
         return error(errc::no_attached_driver, "a transformation removed the driver").path(node.path());
       }
       return error(errc::missing_driver_name).path(node.path());
@@ -694,12 +711,12 @@ class vm final : private detail::driver_host {
     // 5. Interfaces, both ways, before anything is constructed.
     if (status s = check_interfaces(d, l, above); !s) return std::move(s).error_value();
     // 6. Config: created if missing, handed over as a restricted root.
-    config_node* cfg = node.find_child("Config");
+    config_node* cfg = pos->config;
     if (cfg == nullptr) {
-      if (node.has_value("Config")) {
+      if (pos->config_is_value) {
         return error(errc::wrong_type, "Config must be a node, not a value").path(node.full_path("Config"));
       }
-      undo_.push_back(undo_step{undo_step::kind::remove_config, node.path(), std::nullopt, 0, 0});
+      undo_.push_back(undo_step{undo_step::kind::remove_config, node.path(), std::nullopt});
       result<config_node*> made = node.add_child("Config");
       if (!made) {
         undo_.pop_back();
@@ -708,7 +725,7 @@ class vm final : private detail::driver_host {
       cfg = *made;
     }
     if (!cfg->is_restricted_root()) {
-      undo_.push_back(undo_step{undo_step::kind::unrestrict, cfg->path(), std::nullopt, 0, 0});
+      undo_.push_back(undo_step{undo_step::kind::unrestrict, cfg->path(), std::nullopt});
       cfg->set_restricted_root(true);
     }
     // 7. Bind the config (drivers with a config_type), then allocate, number, link, construct.
@@ -722,35 +739,66 @@ class vm final : private detail::driver_host {
       lun_state* l = nullptr;
       record* above = nullptr;
       attach_flags flags = attach_flags::none;
-      std::optional<result<record*>> out;
-    } call{this, &d, index, &node, cfg, &l, above, flags, std::nullopt};
-    const status bound = d.bind_config(
+      record* made = nullptr;               // the constructed instance, or
+      std::unique_ptr<error> failure = {};  // why not (allocated only on failure)
+    } call{this, &d, index, &node, cfg, &l, above, flags};
+    status bound = d.bind_config(
         *cfg,
-        [](const void* config, void* context) {
+        [](void* config, void* context) {
           auto* c = static_cast<bind_call*>(context);
-          c->out.emplace(
-              c->self->construct_record(*c->d, c->index, *c->node, *c->cfg, *c->l, c->above, c->flags, config));
+          result<record*> r =
+              c->self->construct_record(*c->d, c->index, *c->node, *c->cfg, *c->l, c->above, c->flags, config);
+          if (r) {
+            c->made = *r;
+          } else {
+            c->failure = std::make_unique<error>(std::move(r).error_value());
+          }
         },
         &call);
     if (!bound) {
-      error e = bound.error_value();
+      error e = std::move(bound).error_value();
       return std::move(e.driver(d.name, accounts_[index].next_instance));
     }
-    if (!call.out) return error(errc::internal_error, "bind_config did not pass a config on").driver(d.name);
-    return std::move(*call.out);
+    if (call.failure) return std::move(*call.failure);
+    if (call.made == nullptr) return error(errc::internal_error, "bind_config did not pass a config on").driver(d.name);
+    return call.made;
   }
 
-  // Only Driver, Config, AttachedDriver and Transformed belong at a driver's level.
-  [[nodiscard]] static status check_position(const config_node& node) {
+  // What a driver's node holds: only Driver, Config, AttachedDriver and Transformed belong there.
+  struct position {
+    const config_value* driver = nullptr;
+    config_node* config = nullptr;
+    bool config_is_value = false;
+    bool transformed = false;
+  };
+  [[nodiscard]] static result<position> scan_position(config_node& node) {
     static constexpr std::string_view known[] = {"Driver", "Config", "AttachedDriver", "Transformed"};
+    position p;
     for (const auto& e : node.entries()) {
-      if (std::find(std::begin(known), std::end(known), e.name()) != std::end(known)) continue;
-      std::string d = "'" + e.name() + "' is not a key of a driver's node (Driver, Config, AttachedDriver)";
-      if (std::string_view s = detail::closest(e.name(), known); !s.empty())
+      const std::string& name = e.name();
+      if (name == known[0]) {
+        if (!e.is_node()) p.driver = &e.value();
+        continue;  // a node called Driver: reported as a missing name
+      }
+      if (name == known[1]) {
+        if (e.is_node()) {
+          p.config = const_cast<config_node*>(&e.node());  // NOLINT(*-const-cast): `node` is not const
+        } else {
+          p.config_is_value = true;
+        }
+        continue;
+      }
+      if (name == known[2]) continue;
+      if (name == known[3]) {
+        p.transformed = true;
+        continue;
+      }
+      std::string d = "'" + name + "' is not a key of a driver's node (Driver, Config, AttachedDriver)";
+      if (std::string_view s = detail::closest(name, known); !s.empty())
         d += "; did you mean '" + std::string(s) + "'?";
-      return error(errc::unknown_key, std::move(d)).path(node.full_path(e.name()));
+      return error(errc::unknown_key, std::move(d)).path(node.full_path(name));
     }
-    return ok();
+    return p;
   }
 
   static status check_interfaces(const driver_descriptor& d, const lun_state& l, const record* above) {
@@ -784,10 +832,11 @@ class vm final : private detail::driver_host {
   }
 
   result<record*> construct_record(const driver_descriptor& d, std::size_t index, config_node& node, config_node& cfg,
-                                   lun_state& l, record* above, attach_flags /*flags*/, const void* bound) {
-    const detail::instance_layout layout = detail::layout_instance<record>(d);
+                                   lun_state& l, record* above, attach_flags /*flags*/, void* bound) {
     account& a = accounts_[index];
-    undo_.push_back(undo_step{undo_step::kind::instance_number, std::string(), std::nullopt, index, a.next_instance});
+    if (!a.layout) a.layout = detail::layout_instance<record>(d);
+    const detail::instance_layout& layout = *a.layout;
+    numbers_.emplace_back(index, a.next_instance);
     void* block = memory_->allocate(layout.size, layout.alignment);  // may throw bad_alloc: nothing linked yet
     auto* r = ::new (block) record(d.name, a.next_instance, this);
     ++a.next_instance;
@@ -877,24 +926,44 @@ class vm final : private detail::driver_host {
 
   // --- Transformations ------------------------------------------------------------------------
 
-  status transform(config_node& node, const lun_state& l, const record* above) {
+  // The rules under PDM/DriverTransformations, parsed and checked; read again only when the
+  // config tree changed since they were last read (an attach without rules costs one compare).
+  status current_rules() {
+    const std::uint64_t now = config_.root().version();
+    if (rules_read_ && rules_version_ == now) return rules_error_ ? status(*rules_error_) : ok();
+    rules_.clear();
+    rules_error_.reset();
+    rules_read_ = false;
     const config_node* pdm_node = config_.root().find_child("PDM");
-    if (pdm_node == nullptr) return ok();
-    const config_node* rules_node = pdm_node->find_child("DriverTransformations");
-    if (rules_node == nullptr) {
-      if (pdm_node->has_value("DriverTransformations")) {
-        return error(errc::misconfigured_transformation, "must be a node of rules")
-            .path(pdm_node->full_path("DriverTransformations"));
+    const config_node* rules_node = pdm_node != nullptr ? pdm_node->find_child("DriverTransformations") : nullptr;
+    if (rules_node == nullptr && pdm_node != nullptr && pdm_node->has_value("DriverTransformations")) {
+      rules_error_ = error(errc::misconfigured_transformation, "must be a node of rules")
+                         .path(pdm_node->full_path("DriverTransformations"));
+    } else if (rules_node != nullptr && !rules_node->empty()) {
+      result<std::vector<transformation_rule>> parsed = parse_transformations(*rules_node);
+      if (parsed) {
+        rules_ = std::move(*parsed);
+      } else {
+        rules_error_ = std::move(parsed).error_value();
       }
-      return ok();
     }
-    if (rules_node->empty()) return ok();
+    rules_version_ = now;
+    rules_read_ = true;
+    return rules_error_ ? status(*rules_error_) : ok();
+  }
+
+  status transform(config_node& node, const lun_state& l, const record* above) {
+    if (rules_read_ && rules_version_ == config_.root().version() && rules_.empty() && !rules_error_) {
+      return ok();  // the common case: no rules, nothing changed since they were read
+    }
+    if (status s = current_rules(); !s) return s;
+    if (rules_.empty()) return ok();
     const config_value* driver = node.find_value("Driver");
     const bool removed = driver == nullptr && node.has_child("Transformed");
     if (driver == nullptr && !removed) return ok();                              // instantiate reports the missing name
     if (driver != nullptr && driver->kind() != value_kind::string) return ok();  // and the wrong type
-    result<std::vector<transformation_rule>> rules = parse_transformations(*rules_node);
-    if (!rules) return std::move(rules).error_value();
+    // Applying a rule changes the tree but not the rules' nodes; the next level reads them again.
+    const std::vector<transformation_rule>* rules = &rules_;
     const transform_site site{l.device->spec.name, l.spec.number,
                               above != nullptr ? above->desc->name : std::string_view("<top>")};
     std::string current = driver != nullptr ? driver->string() : std::string();
@@ -911,7 +980,7 @@ class vm final : private detail::driver_host {
             .path(rule.node->path());
       }
       if (!snapshot_taken) {
-        undo_.push_back(undo_step{undo_step::kind::restore_node, node.path(), node.clone(), 0, 0});
+        undo_.push_back(undo_step{undo_step::kind::restore_node, node.path(), node.clone()});
         snapshot_taken = true;
       }
       result<std::string> now = apply_rule(rule, node, current);
@@ -1169,7 +1238,7 @@ class vm final : private detail::driver_host {
         return fail(std::move(s).error_value());
       }
       // Inside an attach (a constructor mounting), the attach may still fail: then this is undone too.
-      if (depth_ > 0) undo_.push_back(undo_step{undo_step::kind::restore_node, r.node->path(), r.node->clone(), 0, 0});
+      if (depth_ > 0) undo_.push_back(undo_step{undo_step::kind::restore_node, r.node->path(), r.node->clone()});
       if (config_node* old = r.node->find_child("AttachedDriver")) {
         if (status s = old->assign(std::move(fresh)); !s) return fail(std::move(s).error_value());
         return ok();
@@ -1500,7 +1569,12 @@ class vm final : private detail::driver_host {
   std::vector<std::unique_ptr<device_state>> devices_;
   std::vector<account> accounts_;  // by registry position
   std::vector<undo_step> undo_;
+  std::vector<std::pair<std::size_t, std::uint32_t>> numbers_;  // (account, next_instance before an instance)
   std::vector<pending_notification> pending_;
+  std::vector<transformation_rule> rules_;  // current_rules()
+  std::optional<error> rules_error_;
+  std::uint64_t rules_version_ = 0;
+  bool rules_read_ = false;
   std::mutex report_lock_;
   std::atomic<vm_state> state_{vm_state::created};
   std::uint64_t reset_round_ = 0;

@@ -590,7 +590,7 @@ template <class T>
 status bind_config_erased(const config_node& node, bound_config_user use, void* context) {
   result<T> r = bind<T>(node);
   if (!r) return std::move(r).error_value();
-  use(&*r, context);
+  use(&*r, context);  // the receiver may move from it
   return ok();
 }
 

@@ -15,8 +15,9 @@ class config_node;
 
 namespace detail {
 
-/// Receives the bound config (a `const T*` for the driver's config_type T) and a caller context.
-using bound_config_user = void (*)(const void* config, void* context);
+/// Receives the bound config (a `T*` for the driver's config_type T, which the receiver may move
+/// from) and a caller context.
+using bound_config_user = void (*)(void* config, void* context);
 
 /// Binds `node` to a T and passes it to `use`; the problems of a failed bind otherwise. Defined in
 /// pdm/config/binding.hpp.

@@ -290,6 +290,8 @@ class config_node {
     tree_index() : slots_(min_capacity) {}
 
     [[nodiscard]] std::size_t size() const noexcept { return used_; }
+    // Counts changes to the tree (see config_node::version()).
+    std::uint64_t version = 0;
     // Room for `n` entries in all: may allocate and rehash; afterwards `n - size()` inserts cannot fail.
     void reserve(std::size_t n) {
       if (n * 2 <= slots_.size()) return;
@@ -370,6 +372,10 @@ class config_node {
   [[nodiscard]] result<const config_node*> parent() const noexcept { return parent_impl<const config_node>(this); }
   /// \brief Makes this node a restricted root (or not): parent() then refuses to leave it.
   void set_restricted_root(bool restricted = true) noexcept { restricted_ = restricted; }
+  /// \brief A number that changes whenever anything in this node's tree is added, removed,
+  /// replaced or set (not when a restricted flag changes): a cache of something read from the
+  /// tree is current while the version it was read at is.
+  [[nodiscard]] std::uint64_t version() const noexcept { return index_->version; }
   [[nodiscard]] bool is_restricted_root() const noexcept { return restricted_; }
   /// \brief Nodes between this one and the tree's root (0 for the root).
   [[nodiscard]] std::size_t depth() const noexcept {
@@ -707,6 +713,7 @@ class config_node {
   }
   // Appends an entry (the name must be valid and free) and indexes it; `node` is null for a value.
   entry& append(std::string_view name, std::unique_ptr<config_node> node = nullptr) {
+    ++index_->version;
     reserve_entries(entries_.size() + 1);
     entries_.push_back(entry{std::string(name), config_value{}, std::move(node), this, detail::name_key::of(name)});
     index_->insert(prefix_.finish(name), entries_.back());
@@ -720,6 +727,7 @@ class config_node {
 
   // Takes every entry of this node's subtree out of the index (the entries themselves stay).
   void unindex_entries() noexcept {
+    ++index_->version;
     for (const entry& e : entries_) {
       if (e.node != nullptr) e.node->unindex_entries();
       index_->erase(index_->slot_of(key_of(e), &e));
@@ -727,6 +735,7 @@ class config_node {
   }
   // Removes entry `i` and its subtree; the entries after it move up one place, in the index too.
   void erase_entry(std::size_t i) noexcept {
+    ++index_->version;
     const entry& e = entries_[i];
     if (e.node != nullptr) e.node->unindex_entries();
     index_->erase(index_->slot_of(key_of(e), &e));
@@ -775,6 +784,7 @@ class config_node {
     if (entry* e = n->find_entry(name)) {
       if (e->node != nullptr) return error(errc::wrong_type, "a node has that name").path(n->full_path(name));
       if (!replace) return error(errc::already_exists).path(n->full_path(name));
+      ++index_->version;
       e->value = std::move(v);
       return ok();
     }
@@ -868,6 +878,7 @@ class config_node {
 
   // Applies a merge merge_conflict found no conflict in.
   void merge_into(const config_node& from, const merge_options& o) {
+    ++index_->version;
     for (const entry& src : from.entries_) {
       entry* dst = find_entry(src.name);
       if (dst == nullptr) {
@@ -979,6 +990,7 @@ inline status config_node::adopt(std::string_view name, config_tree&& subtree) {
   moved->parent_ = this;
   moved->name_ = std::move(node_name);
   const std::uint64_t h = prefix_.finish(name);
+  ++index_->version;
   entries_.push_back(entry{std::move(entry_name), config_value{}, std::move(moved), this, detail::name_key::of(name)});
   index_->insert(h, entries_.back());
   for (auto& [n, path] : moving) {  // parents first: each node's hash state continues its parent's

@@ -51,7 +51,7 @@ enum class driver_hooks : std::uint32_t {
 
 /// \brief Everything pdm needs to know about a driver at run time.
 struct driver_descriptor {
-  using construct_fn = void (*)(void* storage, driver_context& ctx, const void* config, resolved_interface* interfaces);
+  using construct_fn = void (*)(void* storage, driver_context& ctx, void* config, resolved_interface* interfaces);
   using destroy_fn = void (*)(void* driver) noexcept;
   using notify_fn = void (*)(void* driver);
   using detach_fn = void (*)(void* driver, attach_flags flags);
@@ -116,10 +116,10 @@ void store_interfaces(D* driver, resolved_interface* out, interface_list<Is...> 
   }
 }
 template <class D>
-void construct_driver(void* storage, driver_context& ctx, const void* config, resolved_interface* interfaces) {
+void construct_driver(void* storage, driver_context& ctx, void* config, resolved_interface* interfaces) {
   D* driver = nullptr;
   if constexpr (has_config_type<D>) {
-    driver = ::new (storage) D(ctx, *static_cast<const typename D::config_type*>(config));
+    driver = ::new (storage) D(ctx, std::move(*static_cast<typename D::config_type*>(config)));
   } else {
     (void)config;
     driver = ::new (storage) D(ctx);

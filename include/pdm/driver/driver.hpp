@@ -108,7 +108,8 @@ concept has_config_type = requires {
 template <class D>
 constexpr bool usable_constructor() noexcept {
   if constexpr (has_config_type<D>) {
-    return std::is_constructible_v<D, driver_context&, const typename D::config_type&>;
+    // An rvalue: the constructor may take the config by const&, by value (and move from it) or by &&.
+    return std::is_constructible_v<D, driver_context&, typename D::config_type&&>;
   } else {
     return std::is_constructible_v<D, driver_context&>;
   }

@@ -99,8 +99,8 @@ instance_layout layout_instance(const driver_descriptor& d) noexcept {
 // object exists (`constructed` is true) and the caller destroys it, once it has destroyed what
 // the constructor attached below; after an exception it does not. Other memory of the block is
 // the caller's.
-inline status construct_instance(instance_header& h, const driver_descriptor& d, const instance_layout& l,
-                                 const void* config, bool& constructed) {
+inline status construct_instance(instance_header& h, const driver_descriptor& d, const instance_layout& l, void* config,
+                                 bool& constructed) {
   auto* base = reinterpret_cast<std::byte*>(&h);
   auto* rows = reinterpret_cast<resolved_interface*>(base + l.rows_offset);
   auto* slots = reinterpret_cast<resolved_interface*>(base + l.slots_offset);
@@ -149,12 +149,13 @@ class driver_object {
  public:
   /// \brief Constructs instance `instance` of the driver `d`; `config` points to the bound
   /// config_type for a driver that declares one (`invalid_argument` if it is null), else null.
+  /// The constructor receives it as an rvalue: a driver taking its config by value moves from it.
   ///
   /// A constructor that throws gives errc::constructor_failed with the exception's text; one that
   /// calls ctx.fail(e) gives e (after its destructor ran); a failed allocation gives
   /// errc::no_memory. Either way nothing is left allocated.
   [[nodiscard]] static result<driver_object> create(const driver_descriptor& d, std::uint32_t instance,
-                                                    const void* config = nullptr) {
+                                                    void* config = nullptr) {
     if (config == nullptr && has_hook(d.hooks, driver_hooks::config)) {
       return error(errc::invalid_argument, "the driver takes a config_type: bind its config and pass it")
           .driver(d.name, instance);
@@ -242,7 +243,7 @@ inline result<driver_object> driver_object::create_configured(const driver_descr
   } c{&d, instance, std::nullopt};
   const status bound = d.bind_config(
       config,
-      [](const void* bound_config, void* context) {
+      [](void* bound_config, void* context) {
         auto* x = static_cast<call*>(context);
         x->out.emplace(create(*x->d, x->instance, bound_config));
       },
