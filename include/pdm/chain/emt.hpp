@@ -13,6 +13,7 @@
 // stops never run, and their callers get errc::cancelled.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -42,6 +43,9 @@ struct call_result<result<R>> {
 };
 template <class R>
 using call_result_t = typename call_result<R>::type;
+
+// Its address identifies the calling thread (cheaper than std::this_thread::get_id()).
+inline thread_local char thread_tag = 0;
 }  // namespace detail
 
 /// \brief Which thread is a VM's EMT.
@@ -57,11 +61,13 @@ class emt {
   explicit emt(emt_mode mode) : mode_(mode) {
     if (mode == emt_mode::current_thread) {
       id_ = std::this_thread::get_id();
+      tag_ = &detail::thread_tag;
       return;
     }
-    const std::lock_guard<std::mutex> hold(lock_);  // the loop starts once id_ is set
+    std::unique_lock<std::mutex> hold(lock_);
     thread_ = std::thread([this] { loop(); });
     id_ = thread_.get_id();
+    wakeup_.wait(hold, [this] { return tag_ != nullptr; });  // the thread has said who it is
   }
   emt(const emt&) = delete;
   emt& operator=(const emt&) = delete;
@@ -71,8 +77,8 @@ class emt {
   ~emt() { stop(); }
 
   [[nodiscard]] emt_mode mode() const noexcept { return mode_; }
-  /// \brief True on the EMT.
-  [[nodiscard]] bool is_current() const noexcept { return std::this_thread::get_id() == id_; }
+  /// \brief True on the EMT: one thread-local address compared, no library call.
+  [[nodiscard]] bool is_current() const noexcept { return &detail::thread_tag == tag_.load(std::memory_order_relaxed); }
   /// \brief The EMT's thread id.
   [[nodiscard]] std::thread::id id() const noexcept { return id_; }
 
@@ -221,6 +227,7 @@ class emt {
     }
     const std::lock_guard<std::mutex> hold(lock_);
     stopped_ = true;
+    tag_ = nullptr;  // the thread is gone (or going): its thread-local address may be reused
     dropped.swap(queue_);
   }
 
@@ -242,7 +249,11 @@ class emt {
   }
 
   void loop() {
-    { const std::lock_guard<std::mutex> hold(lock_); }  // wait for the constructor to set id_
+    {
+      const std::lock_guard<std::mutex> hold(lock_);
+      tag_ = &detail::thread_tag;
+    }
+    wakeup_.notify_all();
     for (;;) {
       {
         std::unique_lock<std::mutex> hold(lock_);
@@ -256,6 +267,7 @@ class emt {
   emt_mode mode_;
   std::thread thread_;
   std::thread::id id_;
+  std::atomic<const char*> tag_{nullptr};  // &detail::thread_tag on the EMT; null once stopped
   mutable std::mutex lock_;
   std::condition_variable wakeup_;
   std::deque<request> queue_;

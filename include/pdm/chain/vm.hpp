@@ -28,6 +28,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -357,6 +358,7 @@ class vm final : private detail::driver_host {
     lun_state* lun = nullptr;
     record* up = nullptr;
     record* down = nullptr;
+    std::size_t depth = 0;        // 0 at the top of the chain
     record* prev_live = nullptr;  // the driver's live instances, oldest first
     record* next_live = nullptr;
     config_node* node = nullptr;    // where it is configured: LUN#n or an AttachedDriver
@@ -375,6 +377,14 @@ class vm final : private detail::driver_host {
   };
 
   struct lun_state {
+    // A driver name already looked up at some depth of this LUN's chain.
+    struct seen_driver {
+      const config_value* value = nullptr;  // the Driver value it was read from
+      std::uint64_t version = 0;            // the config's version then
+      std::size_t registry_size = 0;        // the registry's size then
+      std::size_t index = 0;                // the driver's position in the registry
+    };
+    std::array<seen_driver, 4> seen{};
     lun_spec spec;
     config_node* node = nullptr;  // LUN#n's config node, found at config version node_version
     std::uint64_t node_version = ~std::uint64_t{0};
@@ -697,8 +707,19 @@ class vm final : private detail::driver_host {
           .path(node.full_path("Driver"));
     }
     const std::string& name = name_value->string();
-    // 3. Look-up.
-    const std::size_t index = registry_.find_index(name);
+    // 3. Look-up; remembered per LUN and depth while the config does not change.
+    const std::size_t depth = above != nullptr ? above->depth + 1 : 0;
+    const std::uint64_t version = config_.root().version();
+    std::size_t index = registry::npos;
+    if (depth < l.seen.size() && l.seen[depth].value == name_value && l.seen[depth].version == version &&
+        l.seen[depth].registry_size == registry_.size()) {
+      index = l.seen[depth].index;
+    } else {
+      index = registry_.find_index(name);
+      if (index != registry::npos && depth < l.seen.size()) {
+        l.seen[depth] = lun_state::seen_driver{name_value, version, registry_.size(), index};
+      }
+    }
     if (index == registry::npos) return unknown_driver(name).path(node.full_path("Driver"));
     const driver_descriptor& d = *registry_.drivers()[index];
     if (accounts_.size() < registry_.size()) accounts_.resize(registry_.size());
@@ -772,15 +793,18 @@ class vm final : private detail::driver_host {
     bool transformed = false;
   };
   [[nodiscard]] static result<position> scan_position(config_node& node) {
-    static constexpr std::string_view known[] = {"Driver", "Config", "AttachedDriver", "Transformed"};
+    // Names compared by length first, then with constant-length compares the compiler inlines.
+    auto is = [](const std::string& name, const char(&literal)[7]) {
+      return std::memcmp(name.data(), literal, 6) == 0;
+    };
     position p;
     for (const auto& e : node.entries()) {
       const std::string& name = e.name();
-      if (name == known[0]) {
+      if (name.size() == 6 && is(name, "Driver")) {
         if (!e.is_node()) p.driver = &e.value();
         continue;  // a node called Driver: reported as a missing name
       }
-      if (name == known[1]) {
+      if (name.size() == 6 && is(name, "Config")) {
         if (e.is_node()) {
           p.config = const_cast<config_node*>(&e.node());  // NOLINT(*-const-cast): `node` is not const
         } else {
@@ -788,11 +812,12 @@ class vm final : private detail::driver_host {
         }
         continue;
       }
-      if (name == known[2]) continue;
-      if (name == known[3]) {
+      if (name.size() == 14 && std::memcmp(name.data(), "AttachedDriver", 14) == 0) continue;
+      if (name.size() == 11 && std::memcmp(name.data(), "Transformed", 11) == 0) {
         p.transformed = true;
         continue;
       }
+      static constexpr std::string_view known[] = {"Driver", "Config", "AttachedDriver", "Transformed"};
       std::string d = "'" + name + "' is not a key of a driver's node (Driver, Config, AttachedDriver)";
       if (std::string_view s = detail::closest(name, known); !s.empty())
         d += "; did you mean '" + std::string(s) + "'?";
@@ -842,6 +867,7 @@ class vm final : private detail::driver_host {
     ++a.next_instance;
     r->lun = &l;
     r->up = above;
+    r->depth = above != nullptr ? above->depth + 1 : 0;
     r->node = &node;
     r->config = &cfg;
     r->account = index;

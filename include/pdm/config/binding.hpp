@@ -501,6 +501,12 @@ class binder {
       if (std::string_view s = closest(v.string(), names); !s.empty())
         detail += " (did you mean '" + std::string(s) + "'?)";
       problem(errc::invalid_value, std::move(detail), path);
+    } else if constexpr (std::is_same_v<M, std::string>) {
+      // Straight into the member: no result<std::string> to copy through.
+      if (v.kind() != value_kind::string) {
+        return problem(errc::wrong_type, "expected a string, found " + std::string(value_kind_name(v.kind())), path);
+      }
+      out = v.string();
     } else {
       result<M> r = v.as<M>();
       if (!r) {
@@ -565,33 +571,49 @@ class binder {
 
 }  // namespace detail
 
+namespace detail {
+
+// Binds `node` into `out` (default-constructed); the problems, as one error, if any.
+template <class T>
+status bind_into(const config_node& node, T& out) {
+  binder b;
+  b.bind_struct(&node, node.path(), out);
+  if (b.problems.empty()) return ok();
+  error all(errc::invalid_value,
+            std::to_string(b.problems.size()) + (b.problems.size() == 1 ? " problem" : " problems"));
+  all.path(node.path());
+  for (error& e : b.problems) all.add_cause(std::move(e));
+  return all;
+}
+
+}  // namespace detail
+
 /// \brief Binds `node` to a new T (see the header's comment); every problem is reported at once.
 template <class T>
 [[nodiscard]] result<T> bind(const config_node& node) {
   if constexpr (!check_config<T>()) {
     return error(errc::invalid_argument);  // not reached: check_config stopped the build
   } else {
-    detail::binder b;
     T out{};
-    b.bind_struct(&node, node.path(), out);
-    if (b.problems.empty()) return out;
-    error all(errc::invalid_value,
-              std::to_string(b.problems.size()) + (b.problems.size() == 1 ? " problem" : " problems"));
-    all.path(node.path());
-    for (error& e : b.problems) all.add_cause(std::move(e));
-    return all;
+    if (status s = detail::bind_into(node, out); !s) return std::move(s).error_value();
+    return out;
   }
 }
 
 namespace detail {
 
-// Declared in pdm/config/fwd.hpp for driver descriptors: binds, then hands the bound struct over.
+// Declared in pdm/config/fwd.hpp for driver descriptors: binds, then hands the bound struct over
+// (bound in place: no result<T> to move it through).
 template <class T>
 status bind_config_erased(const config_node& node, bound_config_user use, void* context) {
-  result<T> r = bind<T>(node);
-  if (!r) return std::move(r).error_value();
-  use(&*r, context);  // the receiver may move from it
-  return ok();
+  if constexpr (!check_config<T>()) {
+    return error(errc::invalid_argument);  // not reached: check_config stopped the build
+  } else {
+    T out{};
+    if (status s = bind_into(node, out); !s) return s;
+    use(&out, context);  // the receiver may move from it
+    return ok();
+  }
 }
 
 }  // namespace detail

@@ -676,7 +676,18 @@ class config_node {
   // (continuing from this node's state), one probe of the tree's index, and the candidate's full
   // path checked in place. Empty names, a leading or trailing '/', or a value on the way never
   // match: every indexed full path is made of valid names and goes through nodes only.
+  // Nodes with a few entries (a driver's node: Driver, Config, AttachedDriver) are scanned for a
+  // single name: comparing a handful of names costs less than hashing one.
+  static constexpr std::size_t scan_limit = 6;
+  [[nodiscard]] const entry* scan_entries(std::string_view name) const noexcept {
+    for (const entry& e : entries_) {
+      if (e.name.size() == name.size() && std::memcmp(e.name.data(), name.data(), name.size()) == 0) return &e;
+    }
+    return nullptr;
+  }
+
   [[nodiscard]] const entry* find_path(std::string_view relative) const noexcept {
+    if (entries_.size() <= scan_limit && relative.find('/') == std::string_view::npos) return scan_entries(relative);
     const slot* s = index_->find(prefix_.finish(relative),
                                  [this, relative](const entry& e) noexcept { return has_full_path(e, relative); });
     return s == nullptr ? nullptr : s->e;
@@ -686,6 +697,7 @@ class config_node {
   }
   // The entry called `name` in this node, or null (a path finds nothing: the owner must be this node).
   [[nodiscard]] const entry* find_entry(std::string_view name) const noexcept {
+    if (entries_.size() <= scan_limit) return scan_entries(name);
     const slot* s = index_->find(prefix_.finish(name), [this, name](const entry& e) noexcept {
       return e.owner == this && e.name.size() == name.size() &&
              e.key.ends(name.data() + name.size(), name.size(), e.name);

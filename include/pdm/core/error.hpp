@@ -160,7 +160,9 @@ class [[nodiscard]] result {
 template <>
 class [[nodiscard]] result<void> {
  public:
-  result() = default;
+  // Not `= default`: with a defaulted constructor, `status{}` (and so every `return ok();`)
+  // zero-fills the whole optional<error>, about 150 bytes, before constructing it.
+  result() noexcept {}                        // NOLINT(modernize-use-equals-default)
   result(error e) : error_(std::move(e)) {}   // NOLINT(google-explicit-constructor)
   result(errc code) : result(error(code)) {}  // NOLINT(google-explicit-constructor)
 
@@ -183,6 +185,6 @@ class [[nodiscard]] result<void> {
 using status = result<void>;
 
 /// \brief A successful status, for readability at return sites.
-[[nodiscard]] inline status ok() noexcept { return {}; }
+[[nodiscard]] inline status ok() noexcept { return status(); }
 
 }  // namespace pdm

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -312,7 +313,7 @@ struct instance_header {
   std::uint32_t shift = 0;
   bool linear = false;  // no collision-free placement: misses scan the rows
   void* object = nullptr;
-  error* construction_error = nullptr;  // where ctx.fail() writes, while the constructor runs
+  std::optional<error>* construction_error = nullptr;  // where ctx.fail() writes, while the constructor runs
   bool failed = false;
 
   [[nodiscard]] void* query(std::uint64_t key) const noexcept {
@@ -331,7 +332,7 @@ struct instance_header {
 
 inline bool driver_context::fail(error e) noexcept {
   if (self_ == nullptr || self_->construction_error == nullptr) return false;
-  *self_->construction_error = std::move(e);
+  self_->construction_error->emplace(std::move(e));
   self_->failed = true;
   return true;
 }
