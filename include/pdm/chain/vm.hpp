@@ -121,7 +121,7 @@ class vm final : private detail::driver_host {
       : registry_(std::move(drivers)),
         config_(std::move(config)),
         options_(std::move(options)),
-        memory_(options_.instance_memory != nullptr ? options_.instance_memory : std::pmr::new_delete_resource()),
+        memory_(options_.instance_memory),
         emt_(options_.emt) {}
   vm(const vm&) = delete;
   vm& operator=(const vm&) = delete;
@@ -862,7 +862,7 @@ class vm final : private detail::driver_host {
     if (!a.layout) a.layout = detail::layout_instance<record>(d);
     const detail::instance_layout& layout = *a.layout;
     numbers_.emplace_back(index, a.next_instance);
-    void* block = memory_->allocate(layout.size, layout.alignment);  // may throw bad_alloc: nothing linked yet
+    void* block = allocate_block(layout.size, layout.alignment);  // may throw bad_alloc: nothing linked yet
     auto* r = ::new (block) record(d.name, a.next_instance, this);
     ++a.next_instance;
     r->lun = &l;
@@ -937,6 +937,23 @@ class vm final : private detail::driver_host {
     }
   }
 
+  // Instance blocks: from the memory resource if the options give one; otherwise operator new,
+  // without the aligned form (and its slower allocator path) unless the driver needs it.
+  void* allocate_block(std::size_t size, std::size_t alignment) {
+    if (memory_ != nullptr) return memory_->allocate(size, alignment);
+    if (alignment <= __STDCPP_DEFAULT_NEW_ALIGNMENT__) return ::operator new(size);
+    return ::operator new(size, std::align_val_t(alignment));
+  }
+  void free_block(void* p, std::size_t size, std::size_t alignment) noexcept {
+    if (memory_ != nullptr) {
+      memory_->deallocate(p, size, alignment);
+    } else if (alignment <= __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
+      ::operator delete(p, size);
+    } else {
+      ::operator delete(p, size, std::align_val_t(alignment));
+    }
+  }
+
   // Drops what the instance owns, then its memory. The driver object is gone already.
   void release(record& r) noexcept {
     if (r.posted.load(std::memory_order_acquire)) emt_.cancel_owned(&r);
@@ -947,7 +964,7 @@ class vm final : private detail::driver_host {
       auto* p = reinterpret_cast<unsigned char*>(&r);
       for (std::size_t i = 0; i < size; ++i) p[i] = static_cast<unsigned char>(poison_pattern >> (8 * (i % 4)));
     }
-    memory_->deallocate(&r, size, alignment);
+    free_block(&r, size, alignment);
   }
 
   // --- Transformations ------------------------------------------------------------------------
@@ -1591,7 +1608,7 @@ class vm final : private detail::driver_host {
   registry registry_;
   config_tree config_;
   vm_options options_;
-  std::pmr::memory_resource* memory_;
+  std::pmr::memory_resource* memory_;  // null: operator new
   std::vector<std::unique_ptr<device_state>> devices_;
   std::vector<account> accounts_;  // by registry position
   std::vector<undo_step> undo_;

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -295,6 +296,27 @@ class driver_context {
 
 namespace detail {
 
+// Where ctx.fail() puts its error while a constructor runs. Raw storage, not std::optional<error>:
+// GCC zero-fills an optional of that size on every construction, and constructors rarely fail.
+struct construction_failure {
+  construction_failure() noexcept {}  // NOLINT(modernize-use-equals-default): leaves the storage alone
+  construction_failure(const construction_failure&) = delete;
+  construction_failure& operator=(const construction_failure&) = delete;
+  construction_failure(construction_failure&&) = delete;
+  construction_failure& operator=(construction_failure&&) = delete;
+  ~construction_failure() {
+    if (set) get().~error();
+  }
+  void put(error e) noexcept {
+    if (set) get().~error();
+    ::new (static_cast<void*>(storage)) error(std::move(e));
+    set = true;
+  }
+  [[nodiscard]] error& get() noexcept { return *std::launder(reinterpret_cast<error*>(storage)); }
+  alignas(error) unsigned char storage[sizeof(error)];  // NOLINT(*-avoid-c-arrays)
+  bool set = false;
+};
+
 // The start of every live driver's memory block (see the file comment).
 struct instance_header {
   instance_header(std::string_view name, std::uint32_t instance, driver_host* host) noexcept
@@ -313,7 +335,7 @@ struct instance_header {
   std::uint32_t shift = 0;
   bool linear = false;  // no collision-free placement: misses scan the rows
   void* object = nullptr;
-  std::optional<error>* construction_error = nullptr;  // where ctx.fail() writes, while the constructor runs
+  construction_failure* construction_error = nullptr;  // where ctx.fail() writes, while the constructor runs
   bool failed = false;
 
   [[nodiscard]] void* query(std::uint64_t key) const noexcept {
@@ -332,7 +354,7 @@ struct instance_header {
 
 inline bool driver_context::fail(error e) noexcept {
   if (self_ == nullptr || self_->construction_error == nullptr) return false;
-  self_->construction_error->emplace(std::move(e));
+  self_->construction_error->put(std::move(e));
   self_->failed = true;
   return true;
 }

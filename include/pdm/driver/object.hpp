@@ -114,7 +114,7 @@ inline status construct_instance(instance_header& h, const driver_descriptor& d,
   // Until the constructor returns, queries miss (the slots hold no key of any row).
   for (std::size_t i = 0; i < l.placement.slot_count; ++i) slots[i] = resolved_interface{~std::uint64_t{0}, nullptr};
   constructed = false;
-  std::optional<error> failure;  // constructed only if the driver calls ctx.fail()
+  construction_failure failure;  // holds an error only if the driver calls ctx.fail()
   h.construction_error = &failure;
   h.failed = false;
   try {
@@ -133,7 +133,7 @@ inline status construct_instance(instance_header& h, const driver_descriptor& d,
   constructed = true;
   h.construction_error = nullptr;
   if (h.failed) {
-    error e = failure ? std::move(*failure) : error(errc::constructor_failed);
+    error e = failure.set ? std::move(failure.get()) : error(errc::constructor_failed);
     if (e.code() == std::error_code()) e = error(errc::constructor_failed);
     // An error the driver made itself names it; one it passed on from below keeps its origin.
     if (e.driver_name().empty() && e.config_path().empty()) e.driver(d.name, h.ctx.instance());
