@@ -13,6 +13,7 @@
 // stops never run, and their callers get errc::cancelled.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -46,6 +47,8 @@ using call_result_t = typename call_result<R>::type;
 
 // Its address identifies the calling thread (cheaper than std::this_thread::get_id()).
 inline thread_local char thread_tag = 0;
+// Set on an EMT thread that stopped itself: its loop must not touch its emt again.
+inline thread_local bool emt_abandoned = false;
 }  // namespace detail
 
 /// \brief Which thread is a VM's EMT.
@@ -85,11 +88,11 @@ class emt {
   /// \brief Queues `work` (from any thread), tagged with `owner` (may be null). Returns false,
   /// and drops `work`, once the EMT has stopped.
   bool post(std::function<void()> work, const void* owner = nullptr) {
-    {
-      const std::lock_guard<std::mutex> hold(lock_);
-      if (stopped_) return false;
-      queue_.push_back(request{std::move(work), owner, next_sequence_++});
-    }
+    // Notified under the lock: once it is released, the EMT may run the request, and the
+    // request may destroy this emt.
+    const std::lock_guard<std::mutex> hold(lock_);
+    if (stopped_) return false;
+    queue_.push_back(request{std::move(work), owner, next_sequence_++});
     wakeup_.notify_all();
     return true;
   }
@@ -163,6 +166,7 @@ class emt {
       }
       r.work();
       ++ran;
+      if (detail::emt_abandoned) return ran;  // the request destroyed this emt: touch nothing of it
     }
     return ran;
   }
@@ -181,26 +185,26 @@ class emt {
 
   /// \brief Wakes a wait_until() on the EMT (from any thread).
   void wake() {
-    {
-      const std::lock_guard<std::mutex> hold(lock_);
-      woken_ = true;
-    }
+    const std::lock_guard<std::mutex> hold(lock_);
+    woken_ = true;
     wakeup_.notify_all();
   }
 
-  /// \brief Drops the queued requests tagged with `owner`; returns how many. Allocates nothing.
+  /// \brief Drops the queued requests tagged with `owner`; returns how many. Allocates nothing,
+  /// and destroys each dropped request outside the lock (dropping one may post or wake).
   std::size_t cancel_owned(const void* owner) noexcept {
-    const std::lock_guard<std::mutex> hold(lock_);
     std::size_t dropped = 0;
-    for (auto it = queue_.begin(); it != queue_.end();) {
-      if (it->owner == owner) {
-        it = queue_.erase(it);  // a dropped call() request only signals its own waiter
-        ++dropped;
-      } else {
-        ++it;
+    for (;;) {
+      request doomed;
+      {
+        const std::lock_guard<std::mutex> hold(lock_);
+        auto it = std::find_if(queue_.begin(), queue_.end(), [owner](const request& r) { return r.owner == owner; });
+        if (it == queue_.end()) return dropped;
+        doomed = std::move(*it);
+        queue_.erase(it);
       }
+      ++dropped;
     }
-    return dropped;
   }
 
   /// \brief Requests queued and not yet run.
@@ -220,7 +224,10 @@ class emt {
     wakeup_.notify_all();
     if (thread_.joinable()) {
       if (std::this_thread::get_id() == thread_.get_id()) {
-        thread_.detach();  // stop() from a request: the loop ends after it returns
+        // stop() from a request, perhaps on the way to destroying this emt: the loop ends after
+        // the request returns, without touching this object again.
+        detail::emt_abandoned = true;
+        thread_.detach();
       } else {
         thread_.join();
       }
@@ -261,6 +268,7 @@ class emt {
         if (stopping_) return;
       }
       run_pending();
+      if (detail::emt_abandoned) return;  // destroyed by a request it ran
     }
   }
 

@@ -142,8 +142,9 @@ class vm final : private detail::driver_host {
     };
     if (emt_.is_current() || emt_.mode() == emt_mode::current_thread) {
       teardown();
-    } else {
-      (void)emt_.call(teardown);
+    } else if (!emt_.call(teardown)) {
+      emt_.stop();  // the EMT was stopped by hand: its thread is gone, so tear down here
+      teardown();
     }
     emt_.stop();
   }
@@ -568,6 +569,9 @@ class vm final : private detail::driver_host {
       for (const offered_interface& o : s.spec.offers) s.offered.push_back(resolved_interface{o.ref.key, o.address});
       d->luns.push_back(std::move(s));
     }
+    std::sort(d->luns.begin(), d->luns.end(),
+              [](const lun_state& a, const lun_state& b) { return a.spec.number < b.spec.number; });
+    for (lun_state& l : d->luns) l.device = d.get();
     spec.luns.clear();
     d->spec = std::move(spec);
     devices_.push_back(std::move(d));
@@ -879,7 +883,7 @@ class vm final : private detail::driver_host {
     r->powered = s == vm_state::running || s == vm_state::suspending || s == vm_state::suspended ||
                  s == vm_state::resuming || s == vm_state::resetting || s == vm_state::powering_off;
     r->suspended = s == vm_state::suspended || s == vm_state::resuming;
-    r->reset_round = reset_round_;
+    r->reset_round = s == vm_state::resetting ? reset_round_ - 1 : reset_round_;  // a reset under way reaches it
     // Link.
     if (above != nullptr) {
       above->down = r;
@@ -1397,7 +1401,9 @@ class vm final : private detail::driver_host {
     }
     state_ = during;
     if (ev == power_event::reset) ++reset_round_;
-    for (auto& d : devices_) {
+    // By index: a hook (or a request run while waiting) may add devices.
+    for (std::size_t di = 0; di < devices_.size(); ++di) {
+      device_state* d = devices_[di].get();
       const bool device_first =
           (ev == power_event::reset && has_flag(d->spec.flags, device_flags::reset_first)) ||
           (ev == power_event::suspend && has_flag(d->spec.flags, device_flags::suspend_first)) ||
@@ -1410,8 +1416,8 @@ class vm final : private detail::driver_host {
     // Drivers attached during the walk, in chains already passed, are brought along too.
     for (bool again = true; again;) {
       again = false;
-      for (auto& d : devices_) {
-        for (lun_state& l : d->luns) again = notify_chain(l, ev) || again;
+      for (std::size_t di = 0; di < devices_.size(); ++di) {
+        for (lun_state& l : devices_[di]->luns) again = notify_chain(l, ev) || again;
       }
       wait_for_pending();
     }
@@ -1543,7 +1549,12 @@ class vm final : private detail::driver_host {
   void wait_for_pending() {
     const auto start = std::chrono::steady_clock::now();
     for (;;) {
-      std::erase_if(pending_, [](const pending_notification& p) { return p.state->done.load(); });
+      std::erase_if(pending_, [](const pending_notification& p) {
+        if (!p.state->done.load()) return false;
+        const std::lock_guard<std::mutex> hold(p.state->lock);
+        p.state->wake = nullptr;  // a late completer must not wake a VM that may be gone
+        return true;
+      });
       if (pending_.empty()) return;
       const auto now = std::chrono::steady_clock::now();
       for (pending_notification& p : pending_) {
