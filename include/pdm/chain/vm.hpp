@@ -952,9 +952,9 @@ class vm final : private detail::driver_host {
     if (memory_ != nullptr) {
       memory_->deallocate(p, size, alignment);
     } else if (alignment <= __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
-      ::operator delete(p, size);
+      ::operator delete(p);  // unsized: clang 14 has sized deallocation off by default
     } else {
-      ::operator delete(p, size, std::align_val_t(alignment));
+      ::operator delete(p, std::align_val_t(alignment));
     }
   }
 
