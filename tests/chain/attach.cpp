@@ -10,22 +10,10 @@ using namespace chain_test;
 
 namespace {
 
-pdm::config_tree config_of(std::string_view json) {
-  pdm::result<pdm::config_tree> t = pdm::load_json(json);
-  REQUIRE_MESSAGE(t.has_value(), (t ? std::string() : t.error_value().message()));
-  return std::move(t).value();
-}
-
 constexpr std::string_view three_layers = R"({"Devices": {"disk": {"0": {
   "LUN#0": {"Driver": "Top", "AttachedDriver": {"Driver": "Cache",
             "AttachedDriver": {"Driver": "Mem", "Config": {"Size": 32}}}},
   "LUN#1": {"Driver": "Top", "AttachedDriver": {"Driver": "Mem"}}}}}})";
-
-pdm::vm_options on_this_thread() {
-  pdm::vm_options o;
-  o.emt = pdm::emt_mode::current_thread;
-  return o;
-}
 
 std::vector<std::string> names(pdm::vm& vm, std::uint32_t lun) {
   std::vector<std::string> out;

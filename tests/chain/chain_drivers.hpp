@@ -8,6 +8,8 @@
 // `ImgB` probe image files; `Slow` finishes its suspend and power-off notifications later.
 #pragma once
 
+#include <doctest/doctest.h>
+
 #include <pdm/pdm.hpp>
 
 #include <array>
@@ -22,7 +24,39 @@
 #include <utility>
 #include <vector>
 
+// Failed checks print journals and errors, not {?}.
+namespace doctest {
+template <>
+struct StringMaker<std::vector<std::string>> {
+  static String convert(const std::vector<std::string>& v) {
+    std::string out = "{";
+    for (const std::string& s : v) out += (out.size() > 1 ? ", \"" : "\"") + s + "\"";
+    return String((out + "}").c_str());
+  }
+};
+template <class T>
+struct StringMaker<pdm::result<T>> {
+  static String convert(const pdm::result<T>& r) {
+    return String(r ? "ok" : ("error: " + r.error_value().message()).c_str());
+  }
+};
+}  // namespace doctest
+
 namespace chain_test {
+
+/// A config tree from JSON text; fails the test case if the text does not load.
+inline pdm::config_tree config_of(std::string_view json) {
+  pdm::result<pdm::config_tree> t = pdm::load_json(json);
+  REQUIRE_MESSAGE(t.has_value(), (t ? std::string() : t.error_value().message()));
+  return std::move(t).value();
+}
+
+/// VM options for tests: the test's thread is the EMT.
+inline pdm::vm_options on_this_thread() {
+  pdm::vm_options o;
+  o.emt = pdm::emt_mode::current_thread;
+  return o;
+}
 
 /// A string usable as a template argument (for driver names in templates).
 template <std::size_t N>

@@ -10,12 +10,6 @@ using namespace chain_test;
 
 namespace {
 
-pdm::config_tree config_of(std::string_view json) {
-  pdm::result<pdm::config_tree> t = pdm::load_json(json);
-  REQUIRE_MESSAGE(t.has_value(), (t ? std::string() : t.error_value().message()));
-  return std::move(t).value();
-}
-
 // Top -> Cache -> Tracer -> Cache -> Mem on LUN#0; Top -> Plain -> Mem on LUN#1.
 constexpr std::string_view config_json = R"({"Devices": {"disk": {"0": {
   "LUN#0": {"Driver": "Top", "AttachedDriver": {"Driver": "Cache", "AttachedDriver": {"Driver": "Tracer",

@@ -23,24 +23,6 @@
 
 #include "chain_drivers.hpp"
 
-// Failed checks print journals and errors, not {?}.
-namespace doctest {
-template <>
-struct StringMaker<std::vector<std::string>> {
-  static String convert(const std::vector<std::string>& v) {
-    std::string out = "{";
-    for (const std::string& s : v) out += (out.size() > 1 ? ", \"" : "\"") + s + "\"";
-    return String((out + "}").c_str());
-  }
-};
-template <class T>
-struct StringMaker<pdm::result<T>> {
-  static String convert(const pdm::result<T>& r) {
-    return String(r ? "ok" : ("error: " + r.error_value().message()).c_str());
-  }
-};
-}  // namespace doctest
-
 namespace {
 
 using namespace std::chrono_literals;

@@ -18,17 +18,6 @@
 
 #include "chain/chain_drivers.hpp"
 
-// Journal lines and chains print as lists when a check fails.
-template <>
-struct doctest::StringMaker<std::vector<std::string>> {
-  static doctest::String convert(const std::vector<std::string>& lines) {
-    std::string out = "{";
-    for (const std::string& l : lines) out += (out.size() > 1 ? ", \"" : "\"") + l + "\"";
-    out += "}";
-    return out.c_str();
-  }
-};
-
 namespace {
 
 using chain_test::bytes;

@@ -13,12 +13,6 @@ using namespace chain_test;
 
 namespace {
 
-pdm::config_tree config_of(std::string_view json) {
-  pdm::result<pdm::config_tree> t = pdm::load_json(json);
-  REQUIRE_MESSAGE(t.has_value(), (t ? std::string() : t.error_value().message()));
-  return std::move(t).value();
-}
-
 // LUN#0: Top -> Cache -> Tracer -> Mem, no Config anywhere (attach creates them). LUN#1 holds a
 // live chain that must not be touched.
 constexpr std::string_view config_json = R"({"Devices": {"disk": {"0": {
