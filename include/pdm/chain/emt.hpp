@@ -46,9 +46,9 @@ template <class R>
 using call_result_t = typename call_result<R>::type;
 
 // Its address identifies the calling thread (cheaper than std::this_thread::get_id()).
-inline thread_local char thread_tag = 0;
+inline thread_local char thread_tag = 0;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
 // Set on an EMT thread that stopped itself: its loop must not touch its emt again.
-inline thread_local bool emt_abandoned = false;
+inline thread_local bool emt_abandoned = false;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
 }  // namespace detail
 
 /// \brief Which thread is a VM's EMT.

@@ -1402,7 +1402,7 @@ class vm final : private detail::driver_host {
     state_ = during;
     if (ev == power_event::reset) ++reset_round_;
     // By index: a hook (or a request run while waiting) may add devices.
-    for (std::size_t di = 0; di < devices_.size(); ++di) {
+    for (std::size_t di = 0; di < devices_.size(); ++di) {  // NOLINT(modernize-loop-convert): see above
       device_state* d = devices_[di].get();
       const bool device_first =
           (ev == power_event::reset && has_flag(d->spec.flags, device_flags::reset_first)) ||
@@ -1416,7 +1416,7 @@ class vm final : private detail::driver_host {
     // Drivers attached during the walk, in chains already passed, are brought along too.
     for (bool again = true; again;) {
       again = false;
-      for (std::size_t di = 0; di < devices_.size(); ++di) {
+      for (std::size_t di = 0; di < devices_.size(); ++di) {  // NOLINT(modernize-loop-convert): devices may be added
         for (lun_state& l : devices_[di]->luns) again = notify_chain(l, ev) || again;
       }
       wait_for_pending();

@@ -185,6 +185,6 @@ class [[nodiscard]] result<void> {
 using status = result<void>;
 
 /// \brief A successful status, for readability at return sites.
-[[nodiscard]] inline status ok() noexcept { return status(); }
+[[nodiscard]] inline status ok() noexcept { return {}; }  // the user-provided constructor: no zero-fill
 
 }  // namespace pdm

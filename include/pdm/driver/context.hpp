@@ -299,7 +299,8 @@ namespace detail {
 // Where ctx.fail() puts its error while a constructor runs. Raw storage, not std::optional<error>:
 // GCC zero-fills an optional of that size on every construction, and constructors rarely fail.
 struct construction_failure {
-  construction_failure() noexcept {}  // NOLINT(modernize-use-equals-default): leaves the storage alone
+  // Leaves the storage alone (not `= default`, and no initializer for it: that would zero it).
+  construction_failure() noexcept {}  // NOLINT(modernize-use-equals-default,cppcoreguidelines-pro-type-member-init)
   construction_failure(const construction_failure&) = delete;
   construction_failure& operator=(const construction_failure&) = delete;
   construction_failure(construction_failure&&) = delete;
