@@ -345,3 +345,70 @@ TEST_CASE("the dump lists devices, LUNs and chains") {
         "    Mem #0\n"
         "  LUN#1 (nothing attached)\n");
 }
+
+TEST_CASE("a LUN attached from another LUN's device hook stays when that attach fails") {
+  disk_device dev;
+  pdm::vm* self = nullptr;
+  pdm::vm vm(make_registry(), config_of(three_layers), on_this_thread());
+  self = &vm;
+  pdm::device_spec spec = dev.spec();
+  spec.hooks.on_attach = [&self](std::uint32_t lun, pdm::attach_flags) -> pdm::status {
+    if (lun != 0) return pdm::ok();
+    pdm::result<pdm::driver_ref> other = self->attach("disk", 0, 1, pdm::attach_flags::not_hot_plug);
+    if (!other) return other.error_value();
+    return pdm::error(pdm::errc::invalid_argument, "LUN 0 is refused");
+  };
+  REQUIRE(vm.add_device(std::move(spec)));
+  pdm::result<pdm::driver_ref> r = vm.attach("disk", 0, 0);
+  CHECK(r.error_value() == pdm::errc::invalid_argument);
+  // LUN 1's chain lives on, with its Config nodes and its instance numbers.
+  CHECK(names(vm, 0).empty());
+  CHECK(names(vm, 1) == std::vector<std::string>{"Top#1", "Mem#1"});
+  CHECK(vm.config().has_child("Devices/disk/0/LUN#1/Config"));
+  CHECK(vm.config().has_child("Devices/disk/0/LUN#1/AttachedDriver/Config"));
+  CHECK_FALSE(vm.config().has_child("Devices/disk/0/LUN#0/Config"));
+  CHECK(vm.counts("Top")->live == 1);
+  CHECK(vm.counts("Top")->next_instance == 2);
+  CHECK(vm.driver_on_lun("disk", 0, 1)->query<words>()->put(0, 1));
+  // The next Top gets a new number.
+  REQUIRE(vm.attach("disk", 0, 0, pdm::attach_flags::not_hot_plug));
+  CHECK(names(vm, 0).front() == "Top#2");
+}
+
+TEST_CASE("a device hook that detaches the chain and then refuses it") {
+  disk_device dev;
+  pdm::vm* self = nullptr;
+  pdm::vm vm(make_registry(), config_of(three_layers), on_this_thread());
+  self = &vm;
+  pdm::device_spec spec = dev.spec();
+  spec.hooks.on_attach = [&self](std::uint32_t lun, pdm::attach_flags) -> pdm::status {
+    if (pdm::status s = self->detach("disk", 0, lun); !s) return s;
+    return pdm::error(pdm::errc::invalid_argument, "changed my mind");
+  };
+  REQUIRE(vm.add_device(std::move(spec)));
+  const std::string before = vm.config().dump();
+  take_journal();
+  pdm::result<pdm::driver_ref> r = vm.attach("disk", 0, 0);
+  CHECK(r.error_value() == pdm::errc::invalid_argument);
+  CHECK(names(vm, 0).empty());
+  CHECK(vm.config().dump() == before);
+  CHECK(vm.counts("Top")->live == 0);
+  // Destroyed once, by the detach (which told the device).
+  const std::vector<std::string> j = take_journal();
+  CHECK(std::count(j.begin(), j.end(), "dtor Top#0") == 1);
+  CHECK(std::count(j.begin(), j.end(), "device detach LUN#0") == 1);
+}
+
+TEST_CASE("what a request throws reaches vm.call's caller; a posted one is reported") {
+  std::vector<pdm::vm_report> reports;
+  pdm::vm_options options;
+  options.report = [&reports](const pdm::vm_report& r) { reports.push_back(r); };
+  pdm::vm vm(make_registry(), pdm::config_tree(), options);  // its own EMT thread
+  CHECK_THROWS_WITH_AS((void)vm.call([]() -> int { throw std::runtime_error("inside"); }), "inside",
+                       std::runtime_error);
+  REQUIRE(vm.post([] { throw std::runtime_error("posted"); }));
+  CHECK(vm.call([] { return 7; }).value() == 7);  // after the throwing request: the EMT lives on
+  REQUIRE(reports.size() == 1);
+  CHECK(reports[0].kind == pdm::report_kind::hook_threw);
+  CHECK(reports[0].what.message().find("posted") != std::string::npos);
+}

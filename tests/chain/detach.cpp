@@ -224,3 +224,82 @@ TEST_CASE("long attach and detach cycles leave nothing behind") {
   CHECK(f.vm.counts("Cache")->next_instance == 2 + 200 * 2);
   CHECK(f.vm.config().dump() == config_before);
 }
+
+namespace {
+
+pdm::vm* current_vm = nullptr;
+
+// Tries to detach its own LUN's chain while it is being constructed.
+class impatient final : public chain_test::words {
+ public:
+  static constexpr pdm::driver_traits traits{
+      .name = "Impatient", .description = "Detaches too early", .class_mask = pdm::driver_class::block};
+  using provides = pdm::interface_list<chain_test::words>;
+  explicit impatient(pdm::driver_context& /*ctx*/) {
+    pdm::status s = current_vm->detach("disk", 0, 0);
+    note(s ? std::string("detached") : "refused: " + s.error_value().message());
+  }
+  bool put(std::size_t /*index*/, std::uint32_t /*value*/) override { return true; }
+  bool get(std::size_t /*index*/, std::uint32_t& /*value*/) override { return true; }
+};
+
+// Detaches itself from its suspend hook, then throws.
+class leaver final : public chain_test::bytes {
+ public:
+  static constexpr pdm::driver_traits traits{
+      .name = "Leaver", .description = "Leaves and complains", .class_mask = pdm::driver_class::media};
+  using provides = pdm::interface_list<chain_test::bytes>;
+  explicit leaver(pdm::driver_context& ctx) : ctx_(ctx) {}
+  void on_suspend() {
+    (void)ctx_.detach_self();
+    throw std::runtime_error("gone");
+  }
+  bool write(std::size_t /*offset*/, const void* /*in*/, std::size_t /*size*/) override { return false; }
+  bool read(std::size_t /*offset*/, void* /*out*/, std::size_t /*size*/) override { return false; }
+  [[nodiscard]] std::size_t size() const override { return 0; }
+
+ private:
+  pdm::driver_context& ctx_;
+};
+
+}  // namespace
+
+TEST_CASE("a chain cannot be detached while one of its drivers is being constructed") {
+  pdm::registry r = make_registry();
+  REQUIRE(r.add(pdm::driver_list<impatient>{}));
+  disk_device dev;
+  pdm::vm vm(std::move(r), config_of(R"({"Devices": {"disk": {"0": {"LUN#0": {"Driver": "Impatient"}}}}})"),
+             on_this_thread());
+  current_vm = &vm;
+  REQUIRE(vm.add_device(dev.spec()));
+  take_journal();
+  REQUIRE(vm.attach("disk", 0, 0, pdm::attach_flags::not_hot_plug));
+  const std::vector<std::string> j = take_journal();
+  REQUIRE(j.size() == 1);
+  CHECK(j[0].find("refused: driver 'Impatient' #0 at 'Devices/disk/0/LUN#0': a detach is already in progress: "
+                  "driver 'Impatient' #0 in that chain is still being constructed") == 0);
+  CHECK(vm.chain("disk", 0, 0)->size() == 1);
+  current_vm = nullptr;
+}
+
+TEST_CASE("a power hook that detaches its own driver and then throws is reported by name") {
+  pdm::registry r = make_registry();
+  REQUIRE(r.add(pdm::driver_list<leaver>{}));
+  std::vector<pdm::vm_report> reports;
+  pdm::vm_options options = on_this_thread();
+  options.report = [&reports](const pdm::vm_report& rep) { reports.push_back(rep); };
+  pdm::vm vm(
+      std::move(r),
+      config_of(
+          R"({"Devices": {"disk": {"0": {"LUN#0": {"Driver": "Top", "AttachedDriver": {"Driver": "Leaver"}}}}}})"),
+      options);
+  disk_device dev;
+  REQUIRE(vm.add_device(dev.spec()));
+  REQUIRE(vm.attach("disk", 0, 0, pdm::attach_flags::not_hot_plug));
+  REQUIRE(vm.power_on());
+  REQUIRE(vm.suspend());
+  CHECK(vm.chain("disk", 0, 0)->size() == 1);  // Leaver is gone
+  REQUIRE(reports.size() == 1);
+  CHECK(reports[0].what.driver_name() == "Leaver");
+  CHECK(reports[0].what.message().find("suspend hook threw: gone") != std::string::npos);
+}

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -110,6 +111,7 @@ class emt {
       std::condition_variable cv;
       bool finished = false;
       std::optional<out> value;
+      std::exception_ptr thrown;  // what f threw, rethrown to the caller
     };
     auto s = std::make_shared<shared>();
     // Signals the caller when the request runs or is dropped without running.
@@ -132,16 +134,21 @@ class emt {
     auto sig = std::make_shared<signal>(s);  // shared_ptr: std::function needs a copyable callable
     const bool queued = post([sig, &f]() mutable {
       std::optional<out> v;
-      v.emplace(run_now<R, out>(f));
-      {
-        const std::lock_guard<std::mutex> hold(sig->s->m);
-        sig->s->value = std::move(v);
+      std::exception_ptr thrown;
+      try {
+        v.emplace(run_now<R, out>(f));
+      } catch (...) {
+        thrown = std::current_exception();
       }
+      const std::lock_guard<std::mutex> hold(sig->s->m);
+      sig->s->value = std::move(v);
+      sig->s->thrown = thrown;
     });
     sig.reset();
     if (!queued) return error(errc::cancelled, "the EMT has stopped");
     std::unique_lock<std::mutex> hold(s->m);
     s->cv.wait(hold, [&] { return s->finished; });
+    if (s->thrown) std::rethrow_exception(s->thrown);  // as if f had run here
     if (!s->value) return error(errc::cancelled, "the EMT stopped before the request ran");
     return std::move(*s->value);
   }
@@ -164,7 +171,11 @@ class emt {
         r = std::move(queue_.front());
         queue_.pop_front();
       }
-      r.work();
+      try {
+        r.work();
+      } catch (...) {
+        if (!report_exception(std::current_exception())) throw;
+      }
       ++ran;
       if (detail::emt_abandoned) return ran;  // the request destroyed this emt: touch nothing of it
     }
@@ -181,6 +192,13 @@ class emt {
       woken_ = false;
     }
     return run_pending();
+  }
+
+  /// \brief Where an exception thrown by a posted request goes (a VM reports it); without one it
+  /// leaves run_pending(), which on an own EMT thread ends the program.
+  void on_exception(std::function<void(std::exception_ptr)> handler) {
+    const std::lock_guard<std::mutex> hold(lock_);
+    exception_handler_ = std::move(handler);
   }
 
   /// \brief Wakes a wait_until() on the EMT (from any thread).
@@ -255,6 +273,17 @@ class emt {
     }
   }
 
+  bool report_exception(std::exception_ptr e) {
+    std::function<void(std::exception_ptr)> handler;
+    {
+      const std::lock_guard<std::mutex> hold(lock_);
+      handler = exception_handler_;
+    }
+    if (!handler) return false;
+    handler(std::move(e));
+    return true;
+  }
+
   void loop() {
     {
       const std::lock_guard<std::mutex> hold(lock_);
@@ -279,6 +308,7 @@ class emt {
   mutable std::mutex lock_;
   std::condition_variable wakeup_;
   std::deque<request> queue_;
+  std::function<void(std::exception_ptr)> exception_handler_;
   std::uint64_t next_sequence_ = 0;
   bool woken_ = false;
   bool stopping_ = false;

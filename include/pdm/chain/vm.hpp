@@ -122,7 +122,20 @@ class vm final : private detail::driver_host {
         config_(std::move(config)),
         options_(std::move(options)),
         memory_(options_.instance_memory),
-        emt_(options_.emt) {}
+        emt_(options_.emt) {
+    emt_.on_exception([this](std::exception_ptr e) {
+      std::string what = "a request posted to the EMT threw";
+      try {
+        std::rethrow_exception(std::move(e));
+      } catch (const std::exception& x) {
+        what += ": ";
+        what += x.what();
+      } catch (...) {
+        what += " a non-standard exception";
+      }
+      report(report_kind::hook_threw, error(errc::internal_error, std::move(what)));
+    });
+  }
   vm(const vm&) = delete;
   vm& operator=(const vm&) = delete;
   vm(vm&&) = delete;
@@ -360,6 +373,7 @@ class vm final : private detail::driver_host {
     record* up = nullptr;
     record* down = nullptr;
     std::size_t depth = 0;        // 0 at the top of the chain
+    std::uint64_t serial = 0;     // unique among all records the VM ever made
     record* prev_live = nullptr;  // the driver's live instances, oldest first
     record* next_live = nullptr;
     config_node* node = nullptr;    // where it is configured: LUN#n or an AttachedDriver
@@ -403,6 +417,7 @@ class vm final : private detail::driver_host {
   struct account {
     std::optional<detail::instance_layout> layout;  // computed at the first instance
     std::uint32_t next_instance = 0;
+    std::uint32_t kept = 0;  // a rollback never takes next_instance below this (committed numbers)
     std::uint32_t live = 0;
     record* first = nullptr;
     record* last = nullptr;
@@ -600,22 +615,51 @@ class vm final : private detail::driver_host {
     config_node* node = l.node;
     if (node == nullptr) return error(errc::no_attached_driver, "the LUN has no config").path(lun_path(l));
     const undo_mark mark = mark_now();
-    ++depth_;
-    result<record*> top = instantiate(*node, l, nullptr, flags);
-    if (!top) undo_to(mark);  // even a driver a rule removed: this attach made nothing
-    if (top && !has_flag(flags, attach_flags::not_hot_plug) && l.device->spec.hooks.on_attach) {
-      status told = call_device_attach(l, flags);
-      if (!told) {
-        destroy_chain(*top, attach_flags::no_callbacks);
-        undo_to(mark);
-        top = std::move(told).error_value();
+    result<record*> top = error(errc::internal_error);
+    {
+      const depth_guard nested(depth_);
+      top = instantiate(*node, l, nullptr, flags);
+      if (!top) undo_to(mark);  // even a driver a rule removed: this attach made nothing
+      if (top && !has_flag(flags, attach_flags::not_hot_plug) && l.device->spec.hooks.on_attach) {
+        const std::uint64_t serial = (*top)->serial;
+        status told = call_device_attach(l, flags);
+        if (!told) {
+          // Unless the hook already detached it (and perhaps attached another chain).
+          if (l.top == *top && l.top->serial == serial) destroy_chain(*top, attach_flags::no_callbacks);
+          undo_to(mark);
+          top = std::move(told).error_value();
+        }
       }
     }
-    --depth_;
+    // A LUN's chain stands on its own: once attached, an attach it was made within (a device
+    // hook's, a constructor's) that fails later must not undo it.
+    if (top) commit_since(mark);
     commit_if_outermost();
     if (!top) return std::move(top).error_value();
     return driver_ref(*top);
   }
+
+  // Forgets the undo steps taken since `mark`: what they undo has become permanent.
+  void commit_since(undo_mark mark) noexcept {
+    // Numbers handed out since `mark` are for good: an outer rollback may not go below them.
+    for (std::size_t i = mark.numbers; i < numbers_.size(); ++i) {
+      account& a = accounts_[numbers_[i].first];
+      a.kept = std::max(a.kept, a.next_instance);
+    }
+    undo_.erase(undo_.begin() + static_cast<std::ptrdiff_t>(mark.steps), undo_.end());
+    numbers_.erase(numbers_.begin() + static_cast<std::ptrdiff_t>(mark.numbers), numbers_.end());
+  }
+
+  // Counts an attach under way for as long as it lives (also when an exception leaves early).
+  struct depth_guard {
+    int& depth;
+    explicit depth_guard(int& d) noexcept : depth(d) { ++depth; }
+    depth_guard(const depth_guard&) = delete;
+    depth_guard& operator=(const depth_guard&) = delete;
+    depth_guard(depth_guard&&) = delete;
+    depth_guard& operator=(depth_guard&&) = delete;
+    ~depth_guard() { --depth; }
+  };
 
   static status call_device_attach(lun_state& l, attach_flags flags) {
     try {
@@ -629,6 +673,8 @@ class vm final : private detail::driver_host {
     } catch (const std::exception& e) {
       return error(errc::constructor_failed, std::string("the device's on_attach threw: ") + e.what())
           .path(lun_path(l));
+    } catch (...) {
+      return error(errc::constructor_failed, "the device's on_attach threw a non-standard exception").path(lun_path(l));
     }
   }
 
@@ -644,7 +690,8 @@ class vm final : private detail::driver_host {
 
   void undo_to(undo_mark mark) noexcept {
     while (numbers_.size() > mark.numbers) {
-      accounts_[numbers_.back().first].next_instance = numbers_.back().second;
+      account& a = accounts_[numbers_.back().first];
+      a.next_instance = std::max(numbers_.back().second, a.kept);
       numbers_.pop_back();
     }
     while (undo_.size() > mark.steps) {
@@ -659,7 +706,7 @@ class vm final : private detail::driver_host {
           }
           break;
         case undo_step::kind::remove_config:
-          if (node != nullptr) (void)node->remove_child("Config");
+          if (node != nullptr && node->has_child("Config")) (void)node->remove_child("Config");
           break;
         case undo_step::kind::unrestrict:
           if (node != nullptr) node->set_restricted_root(false);
@@ -741,12 +788,13 @@ class vm final : private detail::driver_host {
       if (pos->config_is_value) {
         return error(errc::wrong_type, "Config must be a node, not a value").path(node.full_path("Config"));
       }
-      undo_.push_back(undo_step{undo_step::kind::remove_config, node.path(), std::nullopt});
+      // The step is made and room for it is reserved first: once the node exists, recording it
+      // cannot fail.
+      undo_step step{undo_step::kind::remove_config, node.path(), std::nullopt};
+      undo_.reserve(undo_.size() + 1);
       result<config_node*> made = node.add_child("Config");
-      if (!made) {
-        undo_.pop_back();
-        return std::move(made).error_value();
-      }
+      if (!made) return std::move(made).error_value();
+      undo_.push_back(std::move(step));
       cfg = *made;
     }
     if (!cfg->is_restricted_root()) {
@@ -872,6 +920,7 @@ class vm final : private detail::driver_host {
     r->lun = &l;
     r->up = above;
     r->depth = above != nullptr ? above->depth + 1 : 0;
+    r->serial = ++serials_;
     r->node = &node;
     r->config = &cfg;
     r->account = index;
@@ -882,7 +931,8 @@ class vm final : private detail::driver_host {
     const vm_state s = state_;
     r->powered = s == vm_state::running || s == vm_state::suspending || s == vm_state::suspended ||
                  s == vm_state::resuming || s == vm_state::resetting || s == vm_state::powering_off;
-    r->suspended = s == vm_state::suspended || s == vm_state::resuming;
+    r->suspended = s == vm_state::suspended || s == vm_state::resuming ||
+                   (s == vm_state::resetting && reset_from_ == vm_state::suspended);
     r->reset_round = s == vm_state::resetting ? reset_round_ - 1 : reset_round_;  // a reset under way reaches it
     // Link.
     if (above != nullptr) {
@@ -1144,6 +1194,15 @@ class vm final : private detail::driver_host {
   // --- Detach ---------------------------------------------------------------------------------
 
   status detach_record(record* r, attach_flags flags) {
+    for (const record* x = r; x != nullptr; x = x->down) {
+      if (!x->constructed) {
+        return error(errc::detach_in_progress, "driver '" + std::string(x->desc->name) + "' #" +
+                                                   std::to_string(x->ctx.instance()) +
+                                                   " in that chain is still being constructed")
+            .driver(r->desc->name, r->ctx.instance())
+            .path(r->node->path());
+      }
+    }
     if (r->detaching) {
       return error(errc::detach_in_progress, "the instance is already being detached")
           .driver(r->desc->name, r->ctx.instance())
@@ -1229,9 +1288,11 @@ class vm final : private detail::driver_host {
       r.desc->resolve(r.object, const_cast<resolved_interface*>(r.rows.data()));  // NOLINT(*-const-cast)
       r.rows_resolved = true;
     }
-    ++depth_;
-    result<record*> made = instantiate(*below, *r.lun, &r, flags);
-    --depth_;
+    result<record*> made = error(errc::internal_error);
+    {
+      const depth_guard nested(depth_);
+      made = instantiate(*below, *r.lun, &r, flags);
+    }
     commit_if_outermost();
     if (!made) return std::move(made).error_value();
     return driver_ref(*made);
@@ -1400,7 +1461,10 @@ class vm final : private detail::driver_host {
                    std::string(event_name(ev)) + " needs state " + allowed + ", not " + std::string(to_string(now)));
     }
     state_ = during;
-    if (ev == power_event::reset) ++reset_round_;
+    if (ev == power_event::reset) {
+      ++reset_round_;
+      reset_from_ = now;
+    }
     // By index: a hook (or a request run while waiting) may add devices.
     for (std::size_t di = 0; di < devices_.size(); ++di) {  // NOLINT(modernize-loop-convert): see above
       device_state* d = devices_[di].get();
@@ -1471,15 +1535,18 @@ class vm final : private detail::driver_host {
       }
       if (fn == nullptr) continue;
       notifying_ = r;
+      // Copied first: a hook may detach its own driver before it throws.
+      const std::string_view name = r->desc->name;
+      const std::uint32_t instance = r->ctx.instance();
       try {
         fn(r->object);
       } catch (const std::exception& e) {
         report(report_kind::hook_threw,
                error(errc::internal_error, std::string(event_name(ev)) + " hook threw: " + e.what())
-                   .driver(r->desc->name, r->ctx.instance()));
+                   .driver(name, instance));
       } catch (...) {
-        report(report_kind::hook_threw, error(errc::internal_error, std::string(event_name(ev)) + " hook threw")
-                                            .driver(r->desc->name, r->ctx.instance()));
+        report(report_kind::hook_threw,
+               error(errc::internal_error, std::string(event_name(ev)) + " hook threw").driver(name, instance));
       }
       notifying_ = nullptr;
     }
@@ -1632,9 +1699,11 @@ class vm final : private detail::driver_host {
   std::mutex report_lock_;
   std::atomic<vm_state> state_{vm_state::created};
   std::uint64_t reset_round_ = 0;
-  record* notifying_ = nullptr;  // whose power hook runs
-  int depth_ = 0;                // attaches under way (nested through constructors)
-  emt emt_;                      // last: stopped (in ~vm) before the members it uses go
+  vm_state reset_from_ = vm_state::created;  // the state a reset under way came from
+  record* notifying_ = nullptr;              // whose power hook runs
+  std::uint64_t serials_ = 0;                // the last record's serial
+  int depth_ = 0;                            // attaches under way (nested through constructors)
+  emt emt_;                                  // last: stopped (in ~vm) before the members it uses go
 };
 
 }  // namespace pdm
