@@ -74,7 +74,7 @@ enum class foreign_calls {
 enum class report_kind {
   wrong_thread,       ///< a driver's assert_emt() or assert_other() failed
   slow_notification,  ///< a driver has not completed an asynchronous power notification in time
-  hook_threw,         ///< a notification hook threw; the exception was caught and dropped
+  hook_threw,         ///< a notification hook or a posted request threw; the exception was caught
 };
 
 /// \brief One report: its kind and an error naming the driver, instance and details.
