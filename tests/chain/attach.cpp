@@ -412,3 +412,41 @@ TEST_CASE("what a request throws reaches vm.call's caller; a posted one is repor
   CHECK(reports[0].kind == pdm::report_kind::hook_threw);
   CHECK(reports[0].what.message().find("posted") != std::string::npos);
 }
+
+TEST_CASE("a device hook that throws something that is not a std::exception refuses the chain") {
+  disk_device dev;
+  pdm::vm vm(make_registry(), config_of(three_layers), on_this_thread());
+  pdm::device_spec spec = dev.spec();
+  spec.hooks.on_attach = [](std::uint32_t, pdm::attach_flags) -> pdm::status { throw 42; };
+  REQUIRE(vm.add_device(std::move(spec)));
+  const std::string before = vm.config().dump();
+  pdm::result<pdm::driver_ref> r = vm.attach("disk", 0, 0);
+  CHECK(r.error_value() == pdm::errc::constructor_failed);
+  CHECK(r.error_value().detail() == "the device's on_attach threw a non-standard exception");
+  CHECK(names(vm, 0).empty());
+  CHECK(vm.config().dump() == before);
+  // The attach depth was restored: a later attach commits (its Config nodes stay after success).
+  spec = dev.spec(1);
+  REQUIRE(vm.add_device(std::move(spec)));
+  REQUIRE(vm.attach("disk", 0, 1, pdm::attach_flags::not_hot_plug));
+  CHECK(vm.config().has_child("Devices/disk/0/LUN#1/Config"));
+}
+
+TEST_CASE("a chain attached during a reset of a suspended VM counts as suspended") {
+  disk_device dev;
+  pdm::vm* self = nullptr;
+  pdm::vm vm(make_registry(), config_of(three_layers), on_this_thread());
+  self = &vm;
+  pdm::device_spec spec = dev.spec();
+  spec.hooks.on_reset = [&self] { REQUIRE(self->attach("disk", 0, 1, pdm::attach_flags::not_hot_plug)); };
+  REQUIRE(vm.add_device(std::move(spec)));
+  REQUIRE(vm.power_on());
+  REQUIRE(vm.suspend());
+  REQUIRE(vm.reset());
+  CHECK(vm.state() == pdm::vm_state::suspended);
+  take_journal();
+  REQUIRE(vm.resume());
+  const std::vector<std::string> j = take_journal();
+  CHECK(std::count(j.begin(), j.end(), "resume Top#0") == 1);  // the chain attached during the reset
+  CHECK(std::count(j.begin(), j.end(), "resume Mem#0") == 1);
+}
