@@ -181,7 +181,8 @@ class vm final : private detail::driver_host {
   /// foreign_calls policy.
   template <class F>
   auto call(F&& f) -> detail::call_result_t<std::invoke_result_t<F&>> {
-    return on_emt_call("call", std::forward<F>(f));
+    if (!emt_.is_current() && options_.foreign == foreign_calls::refuse) return wrong_thread_error("call");
+    return emt_.call(std::forward<F>(f));
   }
   /// \brief Queues `work` for the EMT (from any thread); false once the EMT has stopped.
   bool post(std::function<void()> work) { return emt_.post(std::move(work)); }
@@ -212,7 +213,7 @@ class vm final : private detail::driver_host {
     return on_emt_call("attach_all", [&]() -> status {
       for (auto& d : devices_) {
         for (lun_state& l : d->luns) {
-          if (l.top != nullptr || lun_node(l) == nullptr) continue;
+          if (l.top != nullptr || lun_node(*d, l.spec.number) == nullptr) continue;
           result<driver_ref> r =
               attach_lun_on_emt(d->spec.name, d->spec.instance, l.spec.number, attach_flags::not_hot_plug);
           if (!r) return std::move(r).error_value();
@@ -525,8 +526,34 @@ class vm final : private detail::driver_host {
     p += std::to_string(l.spec.number);
     return p;
   }
-  // LUN#n's config node (callers keep it behind the config's version: this is not on the hot path).
-  [[nodiscard]] config_node* lun_node(const lun_state& l) { return config_.root().find_child(lun_path(l)); }
+  [[nodiscard]] config_node* lun_node(const device_state& d, std::uint32_t lun) noexcept {
+    char buf[64];
+    std::size_t n = 0;
+    auto put = [&](std::string_view s) {
+      const std::size_t k = std::min(s.size(), sizeof buf - n);
+      std::memcpy(buf + n, s.data(), k);
+      n += k;
+    };
+    auto put_number = [&](std::uint32_t v) {
+      char digits[10];
+      std::size_t k = 0;
+      do {
+        digits[k++] = static_cast<char>('0' + v % 10);
+        v /= 10;
+      } while (v != 0);
+      while (k > 0 && n < sizeof buf) buf[n++] = digits[--k];
+    };
+    put("Devices/");
+    put(d.spec.name);
+    put("/");
+    put_number(d.spec.instance);
+    put("/LUN#");
+    put_number(lun);
+    if (n == sizeof buf) {  // a long device name: take the slow way
+      return config_.root().find_child(device_path(d.spec.name, d.spec.instance) + "/LUN#" + std::to_string(lun));
+    }
+    return config_.root().find_child(std::string_view(buf, n));
+  }
 
   // --- Devices --------------------------------------------------------------------------------
 
@@ -582,7 +609,7 @@ class vm final : private detail::driver_host {
           .path(lun_path(l));
     }
     if (l.node_version != config_.root().version()) {
-      l.node = lun_node(l);
+      l.node = lun_node(*l.device, lun);
       l.node_version = config_.root().version();
     }
     config_node* node = l.node;
@@ -851,18 +878,14 @@ class vm final : private detail::driver_host {
     return p;
   }
 
-  // "driver 'X' above it" or "device 'disk' (LUN 0)", for interface errors.
-  static std::string neighbour_above(const lun_state& l, const record* above) {
-    if (above != nullptr) return "driver '" + std::string(above->desc->name) + "' above it";
-    return "device '" + l.device->spec.name + "' (LUN " + std::to_string(l.spec.number) + ")";
-  }
-
   static status check_interfaces(const driver_descriptor& d, const lun_state& l, const record* above) {
     const std::span<const interface_ref> wanted =
         above != nullptr ? above->desc->needs_below : std::span<const interface_ref>(l.spec.needs);
     for (const interface_ref& need : wanted) {
       if (!d.provides_key(need.key)) {
-        const std::string who = neighbour_above(l, above);
+        std::string who = above != nullptr
+                              ? "driver '" + std::string(above->desc->name) + "' above it"
+                              : "device '" + l.device->spec.name + "' (LUN " + std::to_string(l.spec.number) + ")";
         return error(errc::missing_interface,
                      "it does not provide " + std::string(need.id) + ", which the " + who + " needs")
             .driver(d.name);
@@ -874,7 +897,9 @@ class vm final : private detail::driver_host {
               ? above->desc->provides_key(need.key)
               : std::ranges::any_of(l.spec.offers, [&](const offered_interface& o) { return o.ref.key == need.key; });
       if (!offered) {
-        const std::string who = neighbour_above(l, above);
+        std::string who = above != nullptr
+                              ? "driver '" + std::string(above->desc->name) + "' above it"
+                              : "device '" + l.device->spec.name + "' (LUN " + std::to_string(l.spec.number) + ")";
         return error(errc::missing_interface,
                      "it needs " + std::string(need.id) + " from above, which the " + who + " does not offer")
             .driver(d.name);
