@@ -2,6 +2,7 @@
 // the headers, not this file, are what the test holds to .clang-tidy.
 #include <pdm/pdm.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -24,7 +25,15 @@ class sample_driver final : public sample_interface {
   static constexpr pdm::driver_traits traits{
       .name = "Sample", .description = "tidy sample", .class_mask = pdm::driver_class::filter, .max_instances = 1};
   using provides = pdm::interface_list<sample_interface>;
-  explicit sample_driver(pdm::driver_context& /*ctx*/) {}
+  // The services' templates instantiated: a queue, a timer, a statistic.
+  explicit sample_driver(pdm::driver_context& ctx) {
+    pdm::result<pdm::queue<std::uint64_t>> q =
+        ctx.create_queue<std::uint64_t>(4, std::chrono::milliseconds(1), [](std::uint64_t&) { return true; });
+    if (q) (void)q->insert(1);
+    if (pdm::result<pdm::timer> t = ctx.create_timer(pdm::clock_kind::real, [] {}); t)
+      (void)t->arm_in(std::chrono::milliseconds(1));
+    if (pdm::result<pdm::stat_counter*> c = ctx.add_counter("Made", pdm::stat_unit::count); c) (*c)->add();
+  }
   int value() override { return 1; }
   void on_power_on() {}
   void on_detach_below(pdm::attach_flags /*flags*/) {}
@@ -78,5 +87,7 @@ int main() {
   if (!vm.add_device(pdm::device_spec{.name = "dev"})) return 10;
   if (!vm.attach("dev", 0, 0).has_value() && vm.call([] { return 1; }).value_or(0) != 1) return 11;
   if (!vm.power_on() || !vm.dump()) return 12;
+  (void)vm.process();
+  if (vm.statistics().to_json().empty()) return 13;
   return r.has_value() ? 3 : 0;
 }

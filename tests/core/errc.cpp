@@ -61,6 +61,7 @@ constexpr pdm::errc all_codes[] = {
     pdm::errc::thread_not_stopped,
     pdm::errc::statistic_exists,
     pdm::errc::resource_limit,
+    pdm::errc::resource_destroyed,
     pdm::errc::unit_exists,
     pdm::errc::unit_not_found,
     pdm::errc::unit_version_too_new,

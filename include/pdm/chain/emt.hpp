@@ -3,8 +3,10 @@
 // Every change to a VM's chains, and every power notification, happens on one thread, the EMT,
 // so drivers never see two chain operations at once. The EMT is either a thread the VM starts
 // (emt_mode::own_thread) or the thread that made the VM (emt_mode::current_thread), which then
-// runs the EMT's work itself by calling run_pending() or wait_until(); tests and single-threaded
-// hosts use the second.
+// runs the EMT's work itself by calling run_once() or wait_until(); tests and single-threaded
+// hosts use the second. Besides requests, each turn of the EMT runs its service (set_service: a
+// VM's due timers, pollers and queue flushes), which also says when it next has work, so the EMT
+// sleeps until then, a request, or a wake().
 //
 // Other threads hand work to the EMT as requests: post() queues a function, call() queues one
 // and waits for its result. Requests run in the order they were posted. A request may be tagged
@@ -51,6 +53,13 @@ inline thread_local char thread_tag = 0;  // NOLINT(cppcoreguidelines-avoid-non-
 // Set on an EMT thread that stopped itself: its loop must not touch its emt again.
 inline thread_local bool emt_abandoned = false;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
 }  // namespace detail
+
+/// \brief What one turn of an EMT's service did: how many callbacks ran, and when it next has
+/// something to do (nothing, or it will be woken: nullopt).
+struct emt_turn {
+  std::size_t ran = 0;
+  std::optional<std::chrono::steady_clock::time_point> next;
+};
 
 /// \brief Which thread is a VM's EMT.
 enum class emt_mode {
@@ -182,16 +191,37 @@ class emt {
     return ran;
   }
 
-  /// \brief On the EMT: runs pending requests; if there were none, waits until a request is
-  /// posted, wake() is called or `deadline` passes, and runs what arrived. Returns how many ran.
+  /// \brief On the EMT: runs pending requests, then the service's turn (due timers, pollers,
+  /// queue flushes; see set_service). Returns how many requests and callbacks ran.
+  std::size_t run_once() {
+    std::size_t ran = run_pending();
+    if (detail::emt_abandoned) return ran;
+    return ran + serve().ran;
+  }
+
+  /// \brief On the EMT: does run_once(); if nothing ran, waits until a request is posted,
+  /// wake() is called, the service's next time or `deadline` comes, and runs what is due.
+  /// Returns how many requests and callbacks ran.
   std::size_t wait_until(std::chrono::steady_clock::time_point deadline) {
-    if (std::size_t ran = run_pending(); ran > 0) return ran;
+    std::size_t ran = run_pending();
+    if (detail::emt_abandoned) return ran;
+    const emt_turn t = serve();
+    ran += t.ran;
+    if (ran > 0) return ran;
+    const auto until = t.next ? std::min(*t.next, deadline) : deadline;
     {
       std::unique_lock<std::mutex> hold(lock_);
-      wakeup_.wait_until(hold, deadline, [this] { return !queue_.empty() || woken_ || stopping_; });
+      wakeup_.wait_until(hold, until, [this] { return !queue_.empty() || woken_ || stopping_; });
       woken_ = false;
     }
-    return run_pending();
+    return run_once();
+  }
+
+  /// \brief What the EMT does at each turn besides requests (a VM's timers, pollers and
+  /// queues). Set it before other threads use the EMT, or from the EMT.
+  void set_service(std::function<emt_turn()> service) {
+    const std::lock_guard<std::mutex> hold(lock_);
+    service_ = std::move(service);
   }
 
   /// \brief Where an exception thrown by a posted request goes (a VM reports it); without one it
@@ -273,6 +303,22 @@ class emt {
     }
   }
 
+  // One turn of the service, if there is one; an exception from it goes where a request's would.
+  emt_turn serve() {
+    std::function<emt_turn()> service;
+    {
+      const std::lock_guard<std::mutex> hold(lock_);
+      if (!service_ || stopping_) return {};
+      service = service_;
+    }
+    try {
+      return service();
+    } catch (...) {
+      if (!report_exception(std::current_exception())) throw;
+      return {1, std::nullopt};
+    }
+  }
+
   bool report_exception(std::exception_ptr e) {
     std::function<void(std::exception_ptr)> handler;
     {
@@ -291,13 +337,21 @@ class emt {
     }
     wakeup_.notify_all();
     for (;;) {
-      {
-        std::unique_lock<std::mutex> hold(lock_);
-        wakeup_.wait(hold, [this] { return !queue_.empty() || stopping_; });
-        if (stopping_) return;
-      }
       run_pending();
       if (detail::emt_abandoned) return;  // destroyed by a request it ran
+      const emt_turn t = serve();
+      if (detail::emt_abandoned) return;
+      std::unique_lock<std::mutex> hold(lock_);
+      if (stopping_) return;
+      if (t.ran > 0) continue;  // callbacks ran: they may have made more work due at once
+      auto ready = [this] { return !queue_.empty() || woken_ || stopping_; };
+      if (t.next) {
+        wakeup_.wait_until(hold, *t.next, ready);
+      } else {
+        wakeup_.wait(hold, ready);
+      }
+      woken_ = false;
+      if (stopping_) return;
     }
   }
 
@@ -309,6 +363,7 @@ class emt {
   std::condition_variable wakeup_;
   std::deque<request> queue_;
   std::function<void(std::exception_ptr)> exception_handler_;
+  std::function<emt_turn()> service_;
   std::uint64_t next_sequence_ = 0;
   bool woken_ = false;
   bool stopping_ = false;

@@ -61,6 +61,7 @@
 #include "pdm/driver/descriptor.hpp"
 #include "pdm/driver/object.hpp"
 #include "pdm/driver/registry.hpp"
+#include "pdm/services/report.hpp"
 
 namespace pdm {
 
@@ -68,19 +69,6 @@ namespace pdm {
 enum class foreign_calls {
   post,    ///< posts itself to the EMT and waits for the result
   refuse,  ///< fails with errc::wrong_thread
-};
-
-/// \brief What a vm reports to its report sink: things that are not the caller's error.
-enum class report_kind {
-  wrong_thread,       ///< a driver's assert_emt() or assert_other() failed
-  slow_notification,  ///< a driver has not completed an asynchronous power notification in time
-  hook_threw,         ///< a notification hook or a posted request threw; the exception was caught
-};
-
-/// \brief One report: its kind and an error naming the driver, instance and details.
-struct vm_report {
-  report_kind kind = report_kind::wrong_thread;
-  error what;
 };
 
 /// \brief How a vm is set up.
@@ -102,6 +90,16 @@ struct vm_options {
   /// How long a driver may take to complete an asynchronous power notification before it is
   /// reported (once); the VM goes on waiting.
   std::chrono::milliseconds slow_notification{5000};
+  /// A clock that moves only when told (tests): timers, pollers and queue intervals follow it,
+  /// and the EMT wakes when it moves. It must outlive the VM. Null: std::chrono::steady_clock.
+  manual_clock* clock = nullptr;
+  /// How many pollers the VM's table holds (`poller_table_full` beyond).
+  std::size_t max_pollers = 16;
+  /// How long a driver thread may take to stop (or to acknowledge a suspend or resume) before
+  /// it is reported; the VM goes on waiting.
+  std::chrono::milliseconds thread_stop_timeout{5000};
+  /// When a queue's consumer kept items, how soon it is called again.
+  std::chrono::milliseconds queue_retry{1};
 };
 
 /// \brief A driver's instance accounting in one VM.
@@ -122,7 +120,15 @@ class vm final : private detail::driver_host {
         config_(std::move(config)),
         options_(std::move(options)),
         memory_(options_.instance_memory),
+        services_(
+            emt_, state_,
+            detail::service_options{options_.clock, options_.max_pollers, options_.thread_stop_timeout,
+                                    options_.thread_stop_timeout, options_.queue_retry},
+            [this](report_kind kind, error what) { report(kind, std::move(what)); },
+            [this](bool fatal) { suspend_for_runtime_error(fatal); }),
         emt_(options_.emt) {
+    emt_.set_service([this] { return services_.run_due(); });
+    if (options_.clock != nullptr) options_.clock->on_change([this] { emt_.wake(); });
     emt_.on_exception([this](std::exception_ptr e) {
       std::string what = "a request posted to the EMT threw";
       try {
@@ -160,6 +166,7 @@ class vm final : private detail::driver_host {
       teardown();
     }
     emt_.stop();
+    if (options_.clock != nullptr) options_.clock->on_change({});
   }
 
   // --- The parts ------------------------------------------------------------------------------
@@ -186,6 +193,30 @@ class vm final : private detail::driver_host {
   }
   /// \brief Queues `work` for the EMT (from any thread); false once the EMT has stopped.
   bool post(std::function<void()> work) { return emt_.post(std::move(work)); }
+  /// \brief On the EMT: runs the posted requests, then due timers, due pollers and queue
+  /// flushes, once; returns how many ran. What a host with emt_mode::current_thread calls in
+  /// its loop (see also thread().wait_until()).
+  std::size_t process() { return emt_.run_once(); }
+
+  // --- Services -------------------------------------------------------------------------------
+
+  /// \brief The time on `clock` in nanoseconds: `virtual_time` runs only while the VM runs,
+  /// `virtual_sync` follows it but waits at a due timer until it fired, `real` runs always
+  /// (each starts at 0 when the VM is made). Any thread.
+  [[nodiscard]] std::uint64_t now(clock_kind clock) const noexcept { return services_.timers().now(clock); }
+  /// \brief Every statistic the drivers registered (`/Drivers/<name>-<instance>/...`):
+  /// snapshot, find, to_text, to_json. Any thread.
+  [[nodiscard]] const pdm::statistics& statistics() const noexcept { return services_.statistics(); }
+  /// \brief Installs a sink for the drivers' set_error and set_runtime_error (any thread; it
+  /// is called on the thread that reported). Returns a number for remove_error_sink. With no
+  /// sink, those errors go to the report sink as report_kind::driver_error.
+  std::uint64_t add_error_sink(std::function<void(const driver_error_event&)> sink) {
+    return services_.add_error_sink(std::move(sink));
+  }
+  /// \brief Removes a sink add_error_sink installed; false if there is none with that number.
+  bool remove_error_sink(std::uint64_t id) { return services_.remove_error_sink(id); }
+  /// \brief True once a driver reported a fatal runtime error: the VM stays suspended.
+  [[nodiscard]] bool fatal_error() const noexcept { return fatal_.load(std::memory_order_acquire); }
 
   // --- Devices --------------------------------------------------------------------------------
 
@@ -329,6 +360,9 @@ class vm final : private detail::driver_host {
   /// \brief created -> powering_on -> running: drivers (top to bottom, LUN by LUN), then the device.
   status power_on() {
     return on_emt_call("power_on", [&]() -> status {
+      if (fatal_.load(std::memory_order_acquire)) {
+        return error(errc::invalid_vm_state, "a driver reported a fatal runtime error: the VM cannot be powered on");
+      }
       return transition(power_event::power_on, {vm_state::created}, vm_state::powering_on, vm_state::running);
     });
   }
@@ -338,9 +372,13 @@ class vm final : private detail::driver_host {
       return transition(power_event::suspend, {vm_state::running}, vm_state::suspending, vm_state::suspended);
     });
   }
-  /// \brief suspended -> resuming -> running: drivers, then the device.
+  /// \brief suspended -> resuming -> running: drivers, then the device. `invalid_vm_state`
+  /// after a fatal runtime error: such a VM can only be powered off.
   status resume() {
     return on_emt_call("resume", [&]() -> status {
+      if (fatal_.load(std::memory_order_acquire)) {
+        return error(errc::invalid_vm_state, "a driver reported a fatal runtime error: the VM can only be powered off");
+      }
       return transition(power_event::resume, {vm_state::suspended}, vm_state::resuming, vm_state::running);
     });
   }
@@ -956,6 +994,7 @@ class vm final : private detail::driver_host {
       // As a detach would: what it attached below first (bottom-most first, no notifications),
       // then the driver itself if it exists (it failed through ctx.fail()).
       if (r->down != nullptr) destroy_chain(r->down, attach_flags::no_callbacks);
+      detail::service_hub::release_threads(r->resources);  // they never ran the driver's code
       if (constructed) d.destroy(r->object);
       unlink(*r);
       release(*r);
@@ -964,6 +1003,7 @@ class vm final : private detail::driver_host {
       return e;
     }
     r->constructed = true;
+    services_.start_threads(r->resources);
     return r;
   }
 
@@ -1008,8 +1048,10 @@ class vm final : private detail::driver_host {
     }
   }
 
-  // Drops what the instance owns, then its memory. The driver object is gone already.
+  // Drops what the instance owns (newest first), then its memory. The driver object is gone
+  // already, and so are its threads.
   void release(record& r) noexcept {
+    detail::service_hub::release_all(r.resources);
     if (r.posted.load(std::memory_order_acquire)) emt_.cancel_owned(&r);
     const std::size_t size = r.block_size;
     const std::size_t alignment = r.block_alignment;
@@ -1247,6 +1289,7 @@ class vm final : private detail::driver_host {
                  error(errc::internal_error, "a detach notification threw").path(cur->node->path()));
         }
       }
+      detail::service_hub::release_threads(cur->resources);  // no thread runs while its driver is destroyed
       cur->desc->destroy(cur->object);
       const bool last = cur == top;
       release(*cur);
@@ -1441,6 +1484,7 @@ class vm final : private detail::driver_host {
   [[nodiscard]] const config_node* config(const detail::instance_header& self) const noexcept override {
     return as_record(self).config;
   }
+  [[nodiscard]] detail::service_hub& services() noexcept override { return services_; }
 
   // --- Power ----------------------------------------------------------------------------------
 
@@ -1465,6 +1509,10 @@ class vm final : private detail::driver_host {
       ++reset_round_;
       reset_from_ = now;
     }
+    auto pump = [this] { emt_.wait_until(std::chrono::steady_clock::now() + std::chrono::milliseconds(10)); };
+    if (ev == power_event::suspend || ev == power_event::power_off) services_.timers().clocks().pause_virtual();
+    // Threads run before the drivers hear of power on or resume, and stop after suspend or off.
+    if (ev == power_event::power_on || ev == power_event::resume) services_.resume_threads(pump);
     // By index: a hook (or a request run while waiting) may add devices.
     for (std::size_t di = 0; di < devices_.size(); ++di) {  // NOLINT(modernize-loop-convert): see above
       device_state* d = devices_[di].get();
@@ -1485,8 +1533,38 @@ class vm final : private detail::driver_host {
       }
       wait_for_pending();
     }
+    if (ev == power_event::suspend || ev == power_event::power_off) services_.suspend_threads(pump);
     state_ = to;
+    if (to == vm_state::running) {
+      // Threads made during the transition (by hooks, or by drivers attached meanwhile) start now.
+      services_.resume_threads(pump);
+      if (ev == power_event::power_on || ev == power_event::resume) {
+        services_.timers().clocks().resume_virtual();
+        services_.resume_pollers();
+      }
+      // A runtime error that asked for a suspend while the VM was not running gets it now.
+      if (suspend_wanted_.load(std::memory_order_acquire)) post_runtime_suspend();
+    } else if (to == vm_state::suspended || to == vm_state::off) {
+      suspend_wanted_.store(false, std::memory_order_release);  // whoever asked has what they wanted
+    }
     return ok();
+  }
+
+  // A driver's set_runtime_error asked for a suspend (any thread): done on the EMT, if the VM
+  // still runs by then.
+  // A request that is not carried out at once (the VM is in a transition) is remembered until
+  // the VM runs again.
+  void suspend_for_runtime_error(bool fatal) {
+    if (fatal) fatal_.store(true, std::memory_order_release);
+    suspend_wanted_.store(true, std::memory_order_release);
+    post_runtime_suspend();
+  }
+  void post_runtime_suspend() {
+    (void)emt_.post([this] {
+      if (state_ == vm_state::running && suspend_wanted_.load(std::memory_order_acquire)) {
+        (void)transition(power_event::suspend, {vm_state::running}, vm_state::suspending, vm_state::suspended);
+      }
+    });
   }
 
   [[nodiscard]] static std::string_view event_name(power_event ev) noexcept {
@@ -1703,6 +1781,9 @@ class vm final : private detail::driver_host {
   record* notifying_ = nullptr;              // whose power hook runs
   std::uint64_t serials_ = 0;                // the last record's serial
   int depth_ = 0;                            // attaches under way (nested through constructors)
+  std::atomic<bool> fatal_{false};           // a driver reported a fatal runtime error
+  std::atomic<bool> suspend_wanted_{false};  // a runtime error asked for a suspend not yet done
+  detail::service_hub services_;             // timers, queues, pollers, threads, statistics, errors
   emt emt_;                                  // last: stopped (in ~vm) before the members it uses go
 };
 

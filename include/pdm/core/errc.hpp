@@ -77,6 +77,7 @@ enum class errc : int {
   thread_not_stopped,  ///< a driver thread did not terminate in time
   statistic_exists,    ///< a statistic of that name is already registered
   resource_limit,      ///< a per-instance resource limit was reached
+  resource_destroyed,  ///< the resource was destroyed (with its instance or by hand): the handle is stale
 
   // Saved state (500..599)
   unit_exists = 500,     ///< a saved-state unit with that name and instance exists
@@ -203,6 +204,8 @@ constexpr const char* errc_message(errc e) noexcept {
       return "statistic already registered";
     case errc::resource_limit:
       return "resource limit reached";
+    case errc::resource_destroyed:
+      return "the resource was destroyed";
     case errc::unit_exists:
       return "saved-state unit already registered";
     case errc::unit_not_found:
@@ -308,6 +311,7 @@ class category_impl final : public std::error_category {
     PDM_ERRC_NAME_(thread_not_stopped);
     PDM_ERRC_NAME_(statistic_exists);
     PDM_ERRC_NAME_(resource_limit);
+    PDM_ERRC_NAME_(resource_destroyed);
     PDM_ERRC_NAME_(unit_exists);
     PDM_ERRC_NAME_(unit_not_found);
     PDM_ERRC_NAME_(unit_version_too_new);

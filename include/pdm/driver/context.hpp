@@ -31,6 +31,7 @@
 #include "pdm/core/error.hpp"
 #include "pdm/driver/interface.hpp"
 #include "pdm/driver/traits.hpp"
+#include "pdm/services/hub.hpp"
 
 namespace pdm {
 
@@ -171,6 +172,7 @@ class driver_host {
   [[nodiscard]] virtual above_ref above(const instance_header& self) const noexcept = 0;
   [[nodiscard]] virtual driver_ref below(const instance_header& self) const noexcept = 0;
   [[nodiscard]] virtual const config_node* config(const instance_header& self) const noexcept = 0;
+  [[nodiscard]] virtual service_hub& services() noexcept = 0;
 
  protected:
   driver_host() = default;
@@ -282,6 +284,47 @@ class driver_context {
   [[nodiscard]] const config_node* config() const noexcept {
     return host_ == nullptr ? nullptr : host_->config(*self_);
   }
+  // --- Services: everything made here is owned by this instance and released with it ---------
+
+  /// \brief The time on `clock` in nanoseconds (0 without a VM). Any thread.
+  [[nodiscard]] std::uint64_t now(clock_kind clock) const noexcept;
+  /// \brief Ticks per second on every clock (time is in nanoseconds).
+  static constexpr std::uint64_t clock_frequency = detail::time_base::frequency;
+  /// \brief A timer on `clock` whose `callback` runs on the EMT when it fires; disarmed until
+  /// armed. On the EMT.
+  result<timer> create_timer(clock_kind clock, std::function<void()> callback, std::string_view name = "timer");
+  /// \brief A queue of `capacity` items of type T. Producers on any thread insert; on the EMT,
+  /// `consumer` gets the items in insertion order and returns false to stop and keep the item
+  /// and the rest for later. Flushed every `interval`, or, with a zero interval, as soon as the
+  /// EMT can after an insert; queue::flush() asks for a flush at any time. On the EMT.
+  template <class T>
+  result<queue<T>> create_queue(std::size_t capacity, std::chrono::nanoseconds interval,
+                                std::function<bool(T&)> consumer, std::string_view name = "queue");
+  /// \brief A poller: `callback` runs on the EMT every `interval` while the VM runs. The VM's
+  /// poller table is bounded (`poller_table_full`). On the EMT.
+  result<poller> create_poller(std::function<void()> callback,
+                               std::chrono::nanoseconds interval = std::chrono::milliseconds(10),
+                               std::string_view name = "poller");
+  /// \brief A thread running `body` once this instance is constructed and the VM runs;
+  /// suspended and resumed with the VM, terminated and joined when the instance goes (before
+  /// its destructor). `wakeup` (EMT) is called after each state change is asked of the thread,
+  /// to unblock it from waits of its own. On the EMT.
+  result<driver_thread> create_thread(std::string_view name, std::function<void(thread_control&)> body,
+                                      std::function<void()> wakeup = {});
+  /// \brief A counter named `/Drivers/<driver>-<instance>/<name>`. Its storage belongs to the
+  /// VM's statistics until the instance goes; update it from any thread. On the EMT.
+  result<stat_counter*> add_counter(std::string_view name, stat_unit unit, std::string_view description = {});
+  /// \brief A profile (count, total, min, max of durations), named like add_counter's.
+  result<stat_profile*> add_profile(std::string_view name, stat_unit unit, std::string_view description = {});
+  /// \brief A value (a gauge set by the driver), named like add_counter's.
+  result<stat_value*> add_value(std::string_view name, stat_unit unit, std::string_view description = {});
+  /// \brief Sends `e` (with this driver's name and instance) and the call site to the VM's
+  /// error sinks and returns it, for `return ctx.set_error(...)`. Any thread.
+  error set_error(error e, const pdm::source_location& where = pdm::source_location::current());
+  /// \brief A runtime error (id: a short stable word such as "DiskFull"): sent to the error
+  /// sinks; with `suspend` the VM is suspended, with `fatal` suspended for good. Any thread.
+  status set_runtime_error(runtime_error_flags flags, std::string_view id, std::string message);
+
   /// \brief Makes the constructor that is running fail with `e` once it returns: the instance is
   /// then destroyed (its destructor runs) and the attach is rolled back. Only meaningful during
   /// construction; returns false (and does nothing) otherwise.
@@ -329,6 +372,7 @@ struct instance_header {
   ~instance_header() = default;
 
   driver_context ctx;
+  resource_list resources;  // what the driver made through ctx; released with the instance
   const driver_descriptor* desc = nullptr;
   std::span<const resolved_interface> rows;  // in `provides` order
   const resolved_interface* slots = nullptr;
@@ -358,6 +402,60 @@ inline bool driver_context::fail(error e) noexcept {
   self_->construction_error->put(std::move(e));
   self_->failed = true;
   return true;
+}
+
+inline std::uint64_t driver_context::now(clock_kind clock) const noexcept {
+  return host_ == nullptr ? 0 : host_->services().timers().now(clock);
+}
+inline result<timer> driver_context::create_timer(clock_kind clock, std::function<void()> callback,
+                                                  std::string_view name) {
+  if (host_ == nullptr) return detail::no_host_error("create_timer", name_, instance_);
+  return host_->services().create_timer({&self_->resources, name_, instance_}, clock, std::move(callback), name);
+}
+template <class T>
+result<queue<T>> driver_context::create_queue(std::size_t capacity, std::chrono::nanoseconds interval,
+                                              std::function<bool(T&)> consumer, std::string_view name) {
+  if (host_ == nullptr) return detail::no_host_error("create_queue", name_, instance_);
+  return host_->services().create_queue<T>({&self_->resources, name_, instance_}, capacity, interval,
+                                           std::move(consumer), name);
+}
+inline result<poller> driver_context::create_poller(std::function<void()> callback, std::chrono::nanoseconds interval,
+                                                    std::string_view name) {
+  if (host_ == nullptr) return detail::no_host_error("create_poller", name_, instance_);
+  return host_->services().create_poller({&self_->resources, name_, instance_}, std::move(callback), interval, name);
+}
+inline result<driver_thread> driver_context::create_thread(std::string_view name,
+                                                           std::function<void(thread_control&)> body,
+                                                           std::function<void()> wakeup) {
+  if (host_ == nullptr) return detail::no_host_error("create_thread", name_, instance_);
+  return host_->services().create_thread({&self_->resources, name_, instance_}, name, std::move(body),
+                                         std::move(wakeup), self_->construction_error != nullptr);
+}
+inline result<stat_counter*> driver_context::add_counter(std::string_view name, stat_unit unit,
+                                                         std::string_view description) {
+  if (host_ == nullptr) return detail::no_host_error("add_counter", name_, instance_);
+  return host_->services().add_statistic<stat_counter>({&self_->resources, name_, instance_}, name, unit, description);
+}
+inline result<stat_profile*> driver_context::add_profile(std::string_view name, stat_unit unit,
+                                                         std::string_view description) {
+  if (host_ == nullptr) return detail::no_host_error("add_profile", name_, instance_);
+  return host_->services().add_statistic<stat_profile>({&self_->resources, name_, instance_}, name, unit, description);
+}
+inline result<stat_value*> driver_context::add_value(std::string_view name, stat_unit unit,
+                                                     std::string_view description) {
+  if (host_ == nullptr) return detail::no_host_error("add_value", name_, instance_);
+  return host_->services().add_statistic<stat_value>({&self_->resources, name_, instance_}, name, unit, description);
+}
+inline error driver_context::set_error(error e, const pdm::source_location& where) {
+  if (host_ == nullptr) {
+    if (e.driver_name().empty()) e.driver(name_, instance_);
+    return e;
+  }
+  return host_->services().set_error({&self_->resources, name_, instance_}, std::move(e), where);
+}
+inline status driver_context::set_runtime_error(runtime_error_flags flags, std::string_view id, std::string message) {
+  if (host_ == nullptr) return detail::no_host_error("set_runtime_error", name_, instance_);
+  return host_->services().set_runtime_error({&self_->resources, name_, instance_}, flags, id, std::move(message));
 }
 
 inline std::string_view driver_ref::name() const noexcept { return h_->ctx.driver_name(); }
