@@ -376,3 +376,29 @@ TEST_CASE("a counter updated from driver threads and other threads gives the exa
 }
 
 }  // namespace
+
+namespace {
+
+TEST_CASE("the host zeroes statistics under a prefix; the drivers keep them") {
+  svc_test::rig r;
+  svc_test::top_driver::the_script().ctor = [](svc_test::top_driver& d) {
+    pdm::result<pdm::stat_counter*> c = d.ctx.add_counter("Hits", pdm::stat_unit::count, "hits");
+    REQUIRE(c);
+    (*c)->add(7);
+    pdm::result<pdm::stat_value*> v = d.ctx.add_value("Depth", pdm::stat_unit::count, "depth");
+    REQUIRE(v);
+    (*v)->set(3);
+  };
+  r.attach(0);
+  r.attach(1);
+  r.vm.reset_statistics("/Drivers/Scripted-0");
+  REQUIRE(r.vm.statistics().find("/Drivers/Scripted-0/Hits"));
+  CHECK(r.vm.statistics().find("/Drivers/Scripted-0/Hits")->counter == 0);
+  CHECK(r.vm.statistics().find("/Drivers/Scripted-0/Depth")->value == 0);
+  CHECK(r.vm.statistics().find("/Drivers/Scripted-1/Hits")->counter == 7);  // not under the prefix
+  r.vm.reset_statistics();
+  CHECK(r.vm.statistics().find("/Drivers/Scripted-1/Hits")->counter == 0);
+  CHECK(r.vm.statistics().size() == 4);
+}
+
+}  // namespace

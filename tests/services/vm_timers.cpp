@@ -191,7 +191,9 @@ TEST_CASE("timer calls off the EMT fail with wrong_thread; a throwing callback i
   const std::vector<pdm::vm_report> reports = r.take_reports();
   REQUIRE(reports.size() == 1);
   CHECK(reports[0].kind == pdm::report_kind::hook_threw);
-  CHECK(reports[0].what.message().find("tick failed") != std::string::npos);
+  CHECK(reports[0].what.message().find("timer 'bad' threw: tick failed") != std::string::npos);
+  CHECK(reports[0].what.driver_name() == "Scripted");
+  CHECK(reports[0].what.instance() == 0);
 }
 
 }  // namespace

@@ -207,6 +207,9 @@ class vm final : private detail::driver_host {
   /// \brief Every statistic the drivers registered (`/Drivers/<name>-<instance>/...`):
   /// snapshot, find, to_text, to_json. Any thread.
   [[nodiscard]] const pdm::statistics& statistics() const noexcept { return services_.statistics(); }
+  /// \brief Zeroes the statistics under `prefix` (any thread). Drivers keep their statistics;
+  /// only the instance that made one removes it.
+  void reset_statistics(std::string_view prefix = "/") { services_.statistics().reset(prefix); }
   /// \brief Installs a sink for the drivers' set_error and set_runtime_error (any thread; it
   /// is called on the thread that reported). Returns a number for remove_error_sink. With no
   /// sink, those errors go to the report sink as report_kind::driver_error.

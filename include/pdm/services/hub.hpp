@@ -357,7 +357,7 @@ class service_hub final : private thread_host {
     if (!callback)
       return error(errc::invalid_argument, "a timer needs a callback").driver(owner.driver, owner.instance);
     try {
-      auto node = std::make_unique<timer_node>(*this, *owner.list);
+      auto node = std::make_unique<timer_node>(*this, *owner.list, owner.driver, owner.instance);
       result<timer_id> id = timers_.create(clock, std::move(callback), std::string(name), node.get());
       if (!id) return std::move(id).error_value().driver(owner.driver, owner.instance);
       node->id = *id;
@@ -678,13 +678,16 @@ class service_hub final : private thread_host {
   // --- Records --------------------------------------------------------------------------------
 
   struct timer_node final : owned_resource {
-    timer_node(service_hub& h, resource_list& l) noexcept : hub(h), list(l) {}
+    timer_node(service_hub& h, resource_list& l, std::string_view drv, std::uint32_t inst)
+        : hub(h), list(l), driver(drv), instance(inst) {}
     void release() noexcept override {
       (void)hub.timers_.destroy(id);
       delete this;  // NOLINT(cppcoreguidelines-owning-memory): owned through the resource list
     }
     service_hub& hub;
     resource_list& list;
+    std::string driver;  // for reports
+    std::uint32_t instance;
     timer_id id{};
   };
 
@@ -813,7 +816,13 @@ class service_hub final : private thread_host {
         return fired;
       } catch (...) {
         ++fired;
-        report_exception("a timer callback", {}, no_instance);
+        const timer_id id = timers_.last_fired();
+        const auto* node = static_cast<const timer_node*>(timers_.tag(id));
+        if (node != nullptr) {
+          report_exception("timer '" + std::string(timers_.name(id)) + "'", node->driver, node->instance);
+        } else {
+          report_exception("a timer callback (its timer is gone)", {}, no_instance);
+        }
       }
     }
   }

@@ -257,6 +257,10 @@ class timer_service {
     return fired;
   }
 
+  /// \brief The timer whose callback ran last (or runs now): after run_due() threw, the one that
+  /// threw. Stale if that callback destroyed its timer.
+  [[nodiscard]] timer_id last_fired() const noexcept { return last_fired_; }
+
   /// \brief When (source_ns() scale) the earliest pending timer that can fire is due: in the
   /// past if one is due already; nullopt if none can fire (none pending, or only virtual ones
   /// while virtual time is paused). The EMT sleeps until then.
@@ -527,6 +531,7 @@ class timer_service {
     }
     // The callback runs from here, not from its record: it may destroy its timer, and a timer
     // made by the callback may reuse the slot.
+    last_fired_ = timer_id{top.slot, r.generation};
     firing call(*this, top.slot, r.generation, sync, std::move(r.callback));
     call();
   }
@@ -571,6 +576,7 @@ class timer_service {
   std::uint64_t next_sequence_ = 0;
   // The run in progress.
   bool running_ = false;
+  timer_id last_fired_{};                               // see last_fired()
   std::array<bool, clock_count> run_active_{};          // does the run fire this clock's timers
   std::array<std::uint64_t, clock_count> run_limit_{};  // it fires those due at this time
   std::uint64_t deferred_sync_min_ = no_deadline;       // earliest deferred virtual_sync deadline
