@@ -21,6 +21,7 @@
 #include "pdm/core/hash.hpp"
 #include "pdm/core/source_location.hpp"
 #include "pdm/core/suggest.hpp"
+#include "pdm/core/utf8.hpp"
 #include "pdm/driver/context.hpp"
 #include "pdm/driver/descriptor.hpp"
 #include "pdm/driver/driver.hpp"

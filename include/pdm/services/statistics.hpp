@@ -63,6 +63,7 @@
 
 #include "pdm/core/errc.hpp"
 #include "pdm/core/error.hpp"
+#include "pdm/core/utf8.hpp"
 
 namespace pdm {
 
@@ -349,39 +350,6 @@ namespace detail {
   return out;
 }
 
-// Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
-[[nodiscard]] constexpr bool stat_valid_utf8(std::string_view s) noexcept {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t extra = 0;
-    std::uint32_t cp = 0;
-    std::uint32_t least = 0;
-    if (c < 0x80U) {
-      ++i;
-      continue;
-    }
-    if ((c & 0xE0U) == 0xC0U) {
-      extra = 1, least = 0x80, cp = c & 0x1FU;
-    } else if ((c & 0xF0U) == 0xE0U) {
-      extra = 2, least = 0x800, cp = c & 0x0FU;
-    } else if ((c & 0xF8U) == 0xF0U) {
-      extra = 3, least = 0x10000, cp = c & 0x07U;
-    } else {
-      return false;
-    }
-    if (s.size() - i <= extra) return false;
-    for (std::size_t k = 1; k <= extra; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0U) != 0x80U) return false;
-      cp = (cp << 6U) | (cc & 0x3FU);
-    }
-    if (cp < least || cp > 0x10FFFFU || (cp >= 0xD800U && cp <= 0xDFFFU)) return false;
-    i += extra + 1;
-  }
-  return true;
-}
-
 // What is wrong with a description, or "".
 [[nodiscard]] constexpr std::string_view stat_description_problem(std::string_view d) noexcept {
   if (d.size() > stat_limits::max_description_bytes) return "the description is longer than 1024 bytes";
@@ -389,7 +357,7 @@ namespace detail {
     const auto u = static_cast<unsigned char>(c);
     if (u < 0x20 || u == 0x7F) return "the description contains a control character (dumps are one line each)";
   }
-  if (!stat_valid_utf8(d)) return "the description is not valid UTF-8";
+  if (!valid_utf8(d)) return "the description is not valid UTF-8";
   return {};
 }
 
