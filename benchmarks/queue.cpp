@@ -1,7 +1,11 @@
-// benchmarks/queue.cpp - driver queue throughput: 2 producer threads and the EMT consumer, through
-// pdm's lock-free queue (pdm::detail::queue_core) against a std::mutex + std::deque queue.
+// benchmarks/queue.cpp - driver queue throughput: 2 producer threads and a consumer, through pdm's
+// lock-free queue against a std::mutex + std::deque queue, in two setups:
+//   queue_throughput       the two queues alone, with a consumer thread that polls (never sleeps)
+//   queue_emt_throughput   through a running pdm::vm: a driver's queue, consumed by the VM's own
+//                          EMT thread, which sleeps until an insert wakes it; against the same
+//                          mutex + deque consumed by a thread that sleeps on a condition variable
 //
-// Cases (no arguments; Google Benchmark appends /process_time/manual_time to both names):
+// Cases of the first setup (no arguments; Google Benchmark appends /process_time/manual_time):
 //   queue_throughput/pdm        queue_core<item>(1024): a producer's try_emplace() claims a cell
 //                               of the ring (one compare-exchange on its tail), builds the item in
 //                               it and publishes it (a release store of the cell's sequence); the
@@ -39,17 +43,38 @@
 // parallel (two at a time) or share one core because other processes are busy. In the second
 // case no thread ever finds the lock taken and pdm is only 1.1 to 1.4 times faster;
 // benchmarks/README.md has both regimes.
+//
+// Cases of the second setup, queue_emt_throughput/{pdm,baseline}: the same items, producers and
+// back-off, but the consumer is what a VM has:
+//   queue_emt_throughput/pdm        a pdm::vm (emt_mode::own_thread, running) with one driver
+//                                   whose constructor made a pdm::queue<item> of 1,024 items,
+//                                   flushed on demand; producers call its try_emplace(), and the
+//                                   first insert after a flush wakes the EMT, which hands the
+//                                   items to the driver's consumer at its next turn
+//   queue_emt_throughput/baseline   the mutex + deque above, consumed by a thread standing for the
+//                                   2008 EMT: it sleeps on a condition variable until an insert
+//                                   finds no flush pending (the first after it took a batch) and
+//                                   notifies it, then takes the whole batch under the lock
+// The benchmark's own thread sleeps (an atomic wait) until the consumer has the last item, so only
+// the three threads of the setup run. Both consumers sleep when they have nothing to do, so this
+// is the setup a VM runs; a consumer that sleeps takes items in larger batches, which favours the
+// batch-copying baseline.
+#include <pdm/chain/vm.hpp>
+#include <pdm/config/json.hpp>
 #include <pdm/services/queue_core.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <string_view>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "bench_main.hpp"
@@ -219,12 +244,201 @@ void throughput(benchmark::State& state) {
       static_cast<double>(total) * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
+// ---------------------------------------------------------------------------------------------
+// The second setup: a consumer that sleeps until an insert wakes it.
+
+/// What a sleeping consumer records: the checks of `sink`, and when and that it had every item.
+struct emt_sink {
+  sink s;
+  std::chrono::steady_clock::time_point last;
+  std::atomic<bool> done{false};
+
+  void reset() noexcept {
+    s = sink{};
+    done.store(false, std::memory_order_relaxed);
+  }
+  void take(const item& it) noexcept {
+    s.take(it);
+    if (s.received == total) {
+      last = std::chrono::steady_clock::now();
+      done.store(true, std::memory_order_release);
+      done.notify_one();
+    }
+  }
+};
+
+/// Runs the iterations: 2 producers push through `push` (false: full, back off and retry) while
+/// a consumer elsewhere feeds `out`; this thread sleeps until `out` has every item.
+template <class Push>
+void run_emt_iterations(benchmark::State& state, emt_sink& out, Push push) {
+  std::uint64_t errors = 0;
+  for (auto _ : state) {
+    out.reset();  // the consumer is idle: it has had every item of the last iteration
+    std::atomic<std::uint64_t> ready{0};
+    std::atomic<bool> go{false};
+    std::vector<std::thread> threads;
+    threads.reserve(producers);
+    for (std::uint64_t p = 0; p < producers; ++p) {
+      threads.emplace_back([&push, &ready, &go, p] {
+        ready.fetch_add(1);
+        backoff wait;
+        while (!go.load(std::memory_order_acquire)) wait.wait();
+        for (std::uint64_t i = 0; i < per_producer; ++i) {
+          const item it{p, i, payload_of(p, i), 0};
+          wait.reset();
+          while (!push(it)) wait.wait();
+        }
+      });
+    }
+    while (ready.load() < producers) std::this_thread::yield();
+    const auto start = std::chrono::steady_clock::now();
+    go.store(true, std::memory_order_release);
+    out.done.wait(false, std::memory_order_acquire);
+    for (std::thread& t : threads) t.join();
+    state.SetIterationTime(std::chrono::duration<double>(out.last - start).count());
+    std::uint64_t expected_sum = 0;
+    for (std::uint64_t p = 0; p < producers; ++p) {
+      for (std::uint64_t i = 0; i < per_producer; ++i) expected_sum += payload_of(p, i);
+    }
+    if (out.s.errors != 0 || out.s.sum != expected_sum || out.s.received != total) ++errors;
+  }
+  if (errors != 0) state.SkipWithError("items lost, duplicated or out of order");
+  state.counters["items_per_second"] = benchmark::Counter(
+      static_cast<double>(total) * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+struct consumer_tag {
+  static constexpr std::string_view interface_id = "bench.queue.consumer/1";
+};
+
+/// The pdm side's driver: its constructor makes the queue; the consumer feeds `the_sink`.
+class consumer_driver final : public consumer_tag {
+ public:
+  static constexpr pdm::driver_traits traits{.name = "Consumer",
+                                             .description = "Consumes the benchmark's items on the EMT",
+                                             .class_mask = pdm::driver_class::status};
+  using provides = pdm::interface_list<consumer_tag>;
+  explicit consumer_driver(pdm::driver_context& ctx) {
+    pdm::result<pdm::queue<item>> made = ctx.create_queue<item>(
+        capacity, std::chrono::nanoseconds(0),
+        [](item& it) {
+          the_sink->take(it);
+          return true;
+        },
+        "items");
+    if (made) q = *made;
+  }
+  static inline emt_sink* the_sink = nullptr;  // set by the benchmark before it attaches
+  pdm::queue<item> q;
+};
+
+void emt_pdm(benchmark::State& state) {
+  emt_sink out;
+  consumer_driver::the_sink = &out;
+  pdm::registry drivers;
+  pdm::result<pdm::config_tree> config =
+      pdm::load_json(R"({"Devices": {"dev": {"0": {"LUN#0": {"Driver": "Consumer"}}}}})");
+  if (!drivers.add(pdm::driver_list<consumer_driver>{}) || !config) {
+    state.SkipWithError("pdm: the driver or the config does not load");
+    return;
+  }
+  pdm::vm_options options;
+  options.emt = pdm::emt_mode::own_thread;
+  pdm::vm vm(std::move(drivers), std::move(config).value(), options);
+  pdm::device_spec d{.name = "dev", .instance = 0};
+  d.luns.push_back(pdm::lun_spec{.number = 0, .needs = pdm::interfaces<consumer_tag>()});
+  pdm::result<pdm::driver_ref> made = vm.add_device(std::move(d)) ? vm.attach("dev", 0, 0) : pdm::errc::internal_error;
+  if (!made || !vm.power_on()) {
+    state.SkipWithError("pdm: the VM does not start");
+    return;
+  }
+  const pdm::queue<item> q = static_cast<consumer_driver*>(made->get())->q;
+  if (!q) {
+    state.SkipWithError("pdm: the driver has no queue");
+    return;
+  }
+  run_emt_iterations(state, out, [&q](const item& it) { return !q.try_emplace(it); });
+}
+
+/// The baseline's consumer: a thread that sleeps on a condition variable until an insert asks for
+/// a flush, then takes every queued item under the lock and processes them outside it.
+class condvar_consumer {
+ public:
+  explicit condvar_consumer(emt_sink& out) : out_(out), batch_(capacity), thread_([this] { loop(); }) {}
+  condvar_consumer(const condvar_consumer&) = delete;
+  condvar_consumer& operator=(const condvar_consumer&) = delete;
+  condvar_consumer(condvar_consumer&&) = delete;
+  condvar_consumer& operator=(condvar_consumer&&) = delete;
+  ~condvar_consumer() {
+    {
+      const std::lock_guard<std::mutex> hold(lock_);
+      stopping_ = true;
+    }
+    wakeup_.notify_one();
+    thread_.join();
+  }
+
+  /// False when full. The first insert after the consumer took a batch wakes it.
+  bool push(const item& it) {
+    bool wake = false;
+    {
+      const std::lock_guard<std::mutex> hold(lock_);
+      if (items_.size() >= capacity) return false;
+      items_.push_back(it);
+      wake = !flush_;
+      flush_ = true;
+    }
+    if (wake) wakeup_.notify_one();
+    return true;
+  }
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> hold(lock_);
+    for (;;) {
+      wakeup_.wait(hold, [this] { return flush_ || stopping_; });
+      if (stopping_) return;
+      const std::size_t n = std::min(items_.size(), batch_.size());
+      const auto end = items_.begin() + static_cast<std::ptrdiff_t>(n);
+      std::copy(items_.begin(), end, batch_.begin());
+      items_.erase(items_.begin(), end);
+      flush_ = !items_.empty();
+      hold.unlock();
+      for (std::size_t i = 0; i < n; ++i) out_.take(batch_[i]);
+      hold.lock();
+    }
+  }
+
+  emt_sink& out_;
+  std::mutex lock_;
+  std::condition_variable wakeup_;
+  std::deque<item> items_;
+  std::vector<item> batch_;  // the consumer's, allocated once
+  bool flush_ = false;       // an insert asked for a flush that the consumer has not taken
+  bool stopping_ = false;
+  std::thread thread_;  // last: started once the rest is built
+};
+
+void emt_baseline(benchmark::State& state) {
+  emt_sink out;
+  condvar_consumer consumer(out);
+  run_emt_iterations(state, out, [&consumer](const item& it) { return consumer.push(it); });
+}
+
 void register_all() {
   benchmark::RegisterBenchmark("queue_throughput/pdm", &throughput<pdm_queue>)
       ->UseManualTime()
       ->MeasureProcessCPUTime()
       ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("queue_throughput/baseline", &throughput<mutex_deque_queue>)
+      ->UseManualTime()
+      ->MeasureProcessCPUTime()
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("queue_emt_throughput/pdm", &emt_pdm)
+      ->UseManualTime()
+      ->MeasureProcessCPUTime()
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("queue_emt_throughput/baseline", &emt_baseline)
       ->UseManualTime()
       ->MeasureProcessCPUTime()
       ->Unit(benchmark::kMillisecond);
