@@ -3,6 +3,7 @@
 #include <pdm/pdm.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -33,10 +34,37 @@ class sample_driver final : public sample_interface {
     if (pdm::result<pdm::timer> t = ctx.create_timer(pdm::clock_kind::real, [] {}); t)
       (void)t->arm_in(std::chrono::milliseconds(1));
     if (pdm::result<pdm::stat_counter*> c = ctx.add_counter("Made", pdm::stat_unit::count); c) (*c)->add();
+    pdm::state_unit_hooks hooks;
+    hooks.save = [this](pdm::state_writer& out) {
+      out.write(state_.count);
+      return pdm::ok();
+    };
+    hooks.load = [this](pdm::state_reader& in) { return in.read(state_.count); };
+    if (pdm::result<pdm::state_unit> u = ctx.register_state_unit("extra", 0, 1, std::move(hooks)); u && !u->valid())
+      state_.count = 1;
   }
   int value() override { return 1; }
+  // Saved state: the automatic unit's templates (save, stage, finish) and a hand-written unit.
+  struct item {
+    std::uint16_t id = 0;
+    bool busy = false;
+  };
+  struct saved_state {
+    std::uint32_t count = 0;
+    std::string name;
+    std::vector<item> items;
+  };
+  static constexpr std::uint32_t saved_state_version = 2;
+  saved_state& saved() { return state_; }
+  pdm::status load_older_state(pdm::state_reader& in, saved_state& out) const {
+    out.name = state_.name;  // version 1 had no name: keep the current one
+    return in.read(out.count);
+  }
   void on_power_on() {}
   void on_detach_below(pdm::attach_flags /*flags*/) {}
+
+ private:
+  saved_state state_;
 };
 
 using drivers = pdm::driver_list<sample_driver>;
@@ -89,5 +117,7 @@ int main() {
   if (!vm.power_on() || !vm.dump()) return 12;
   (void)vm.process();
   if (vm.statistics().to_json().empty()) return 13;
+  std::vector<std::byte> image;
+  if (!vm.suspend() || !vm.save_state(image) || !vm.load_state(image)) return 14;
   return r.has_value() ? 3 : 0;
 }

@@ -70,6 +70,7 @@ constexpr pdm::errc all_codes[] = {
     pdm::errc::stream_bad_magic,
     pdm::errc::stream_too_large,
     pdm::errc::io_error,
+    pdm::errc::unit_version_too_old,
     pdm::errc::access_denied,
     pdm::errc::hub_registry_full,
 };

@@ -4,6 +4,10 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
+#include <string>
+#include <vector>
+
 #include "test_drivers.hpp"
 
 namespace {
@@ -104,6 +108,8 @@ struct with_saved_state {
   };
   static constexpr std::uint32_t saved_state_version = 2;
   explicit with_saved_state(pdm::driver_context& /*ctx*/) {}
+  saved_state& saved() { return state; }
+  saved_state state{};
 };
 struct saved_state_without_version {
   static constexpr pdm::driver_traits traits = good_traits;
@@ -111,6 +117,53 @@ struct saved_state_without_version {
     std::uint32_t x;
   };
   explicit saved_state_without_version(pdm::driver_context& /*ctx*/) {}
+};
+struct saved_state_without_accessor {
+  static constexpr pdm::driver_traits traits = good_traits;
+  struct saved_state {
+    std::uint32_t x;
+  };
+  static constexpr std::uint32_t saved_state_version = 1;
+  explicit saved_state_without_accessor(pdm::driver_context& /*ctx*/) {}
+  const saved_state& saved() const { return state; }  // const: pdm could not load into it
+  saved_state state{};
+};
+struct saved_state_with_pointer {
+  static constexpr pdm::driver_traits traits = good_traits;
+  struct inner {
+    int* p;
+  };
+  struct saved_state {
+    std::uint32_t x;
+    std::array<inner, 2> items;
+  };
+  static constexpr std::uint32_t saved_state_version = 1;
+  explicit saved_state_with_pointer(pdm::driver_context& /*ctx*/) {}
+  saved_state& saved() { return state; }
+  saved_state state{};
+};
+struct saved_state_with_older_loader {
+  static constexpr pdm::driver_traits traits = good_traits;
+  struct saved_state {
+    std::uint32_t x;
+    std::vector<std::string> names;
+  };
+  static constexpr std::uint32_t saved_state_version = 3;
+  explicit saved_state_with_older_loader(pdm::driver_context& /*ctx*/) {}
+  saved_state& saved() { return state; }
+  pdm::status load_older_state(pdm::state_reader& in, saved_state& out) { return in.read(out.x); }
+  saved_state state{};
+};
+struct bad_older_loader {
+  static constexpr pdm::driver_traits traits = good_traits;
+  explicit bad_older_loader(pdm::driver_context& /*ctx*/) {}
+  struct saved_state {
+    std::uint32_t x;
+  };
+  static constexpr std::uint32_t saved_state_version = 2;
+  saved_state& saved() { return state; }
+  saved_state state{};
+  void load_older_state(pdm::state_reader& /*in*/) {}  // no saved_state& out
 };
 struct config_but_wrong_ctor {
   static constexpr pdm::driver_traits traits = good_traits;
@@ -159,6 +212,15 @@ static_assert(!pdm::driver<lists_twice> && !pdm::rule::driver_lists_each_interfa
 static_assert(!pdm::driver<bad_hook> && !pdm::rule::driver_hooks_have_the_documented_signatures<bad_hook>);
 static_assert(!pdm::driver<needs_non_interface>);
 static_assert(!pdm::driver<saved_state_without_version>);
+static_assert(!pdm::driver<saved_state_without_accessor> &&
+              !pdm::rule::driver_saved_state_is_reachable_through_saved<saved_state_without_accessor>);
+// The field rule names the first field pdm cannot save, however deep.
+static_assert(std::is_same_v<pdm::detail::first_unsaveable_field_t<saved_state_with_pointer>, int*>);
+static_assert(!pdm::driver<saved_state_with_pointer>);
+static_assert(std::is_void_v<pdm::detail::first_unsaveable_field_t<with_saved_state>>);
+static_assert(pdm::driver<saved_state_with_older_loader>);
+static_assert(!pdm::driver<bad_older_loader> &&
+              !pdm::rule::driver_load_older_state_has_the_documented_signature<bad_older_loader>);
 
 // The lists a driver declares, with defaults.
 static_assert(std::is_same_v<pdm::provides_t<with_traits<good_src>>, pdm::interface_list<>>);

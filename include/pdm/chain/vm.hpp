@@ -30,9 +30,11 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -62,6 +64,8 @@
 #include "pdm/driver/object.hpp"
 #include "pdm/driver/registry.hpp"
 #include "pdm/services/report.hpp"
+#include "pdm/services/state_stream.hpp"
+#include "pdm/services/state_units.hpp"
 
 namespace pdm {
 
@@ -210,6 +214,64 @@ class vm final : private detail::driver_host {
   /// \brief Zeroes the statistics under `prefix` (any thread). Drivers keep their statistics;
   /// only the instance that made one removes it.
   void reset_statistics(std::string_view prefix = "/") { services_.statistics().reset(prefix); }
+
+  /// \brief Saves every saved-state unit (pdm/services/state_units.hpp) to the end of `out`.
+  /// The VM must not be running (created, suspended or off: `invalid_vm_state`). On failure
+  /// `out` is as it was. On the EMT (or posted to it).
+  status save_state(std::vector<std::byte>& out, const save_options& options = {}) {
+    return on_emt_call("save_state", [&]() -> status {
+      if (status s = check_state_for("saved", {vm_state::created, vm_state::suspended, vm_state::off}); !s) return s;
+      const std::size_t before = out.size();
+      state_stream_writer w(out);
+      status s = services_.state_units().save(w, options);
+      if (!s) out.resize(before);
+      return s;
+    });
+  }
+  /// \brief Saves every unit to the file `file.path`, through a temporary file beside it that
+  /// replaces it only once complete: on failure an existing file is left as it was.
+  status save_state(const state_file& file, const save_options& options = {}) {
+    return on_emt_call("save_state", [&]() -> status {
+      if (status s = check_state_for("saved", {vm_state::created, vm_state::suspended, vm_state::off}); !s) return s;
+      if (file.path.empty()) return error(errc::io_error, "the saved-state file name is empty");
+      const std::string temporary = file.path + ".partial";
+      status s = ok();
+      {
+        state_stream_writer w(temporary);
+        s = services_.state_units().save(w, options);
+      }
+      if (s && std::rename(temporary.c_str(), file.path.c_str()) != 0) {
+        s = detail::file_error("cannot replace the saved-state file", file.path, errno);
+      }
+      if (!s) (void)std::remove(temporary.c_str());
+      return s;
+    });
+  }
+  /// \brief Loads every unit from the stream in `in`. The VM must be created or suspended
+  /// (`invalid_vm_state`). The whole stream is checked, and every automatic unit decoded, before
+  /// any driver changes: a bad stream, a unit too new or too old, or (by default) a unit missing
+  /// on either side fails the load and changes nothing. On the EMT (or posted to it).
+  status load_state(std::span<const std::byte> in, const load_options& options = {}) {
+    return on_emt_call("load_state", [&]() -> status {
+      if (status s = check_state_for("loaded", {vm_state::created, vm_state::suspended}); !s) return s;
+      state_stream_reader r(in);
+      return services_.state_units().load(r, options);
+    });
+  }
+  /// \brief Loads every unit from the file `file.path` (see the other overload).
+  status load_state(const state_file& file, const load_options& options = {}) {
+    return on_emt_call("load_state", [&]() -> status {
+      if (status s = check_state_for("loaded", {vm_state::created, vm_state::suspended}); !s) return s;
+      state_stream_reader r(file.path);
+      return services_.state_units().load(r, options);
+    });
+  }
+  /// \brief The saved-state units registered now, as (name, instance), in registration order.
+  [[nodiscard]] std::vector<std::pair<std::string, std::uint32_t>> state_units() {
+    auto names = on_emt_call("state_units", [&] { return services_.state_units().names(); });
+    if (!names) return {};
+    return std::move(names).value();
+  }
   /// \brief Installs a sink for the drivers' set_error and set_runtime_error (any thread; it
   /// is called on the thread that reported). Returns a number for remove_error_sink. With no
   /// sink, those errors go to the report sink as report_kind::driver_error.
@@ -495,6 +557,13 @@ class vm final : private detail::driver_host {
   auto on_emt_call(std::string_view what, F&& f) -> detail::call_result_t<std::invoke_result_t<F&>> {
     if (!emt_.is_current() && options_.foreign == foreign_calls::refuse) return wrong_thread_error(what);
     return emt_.call(std::forward<F>(f));
+  }
+  // Whether the state can be saved or loaded now; `what` is "saved" or "loaded".
+  [[nodiscard]] status check_state_for(std::string_view what, std::initializer_list<vm_state> allowed) const {
+    const vm_state now = state_;
+    if (std::find(allowed.begin(), allowed.end(), now) != allowed.end()) return ok();
+    return error(errc::invalid_vm_state,
+                 "the VM's state cannot be " + std::string(what) + " while it is " + std::string(to_string(now)));
   }
   [[nodiscard]] static error not_on_emt(const record& r, std::string_view what) {
     return error(errc::wrong_thread, std::string(what) + " must be called on the EMT")
@@ -990,6 +1059,25 @@ class vm final : private detail::driver_host {
       a.first = r;
     }
     a.last = r;
+    // Its automatic saved-state unit, before the constructor: released with it, like what the
+    // constructor makes, if the constructor fails.
+    if (has_hook(d.hooks, driver_hooks::saved_state)) {
+      status unit = ok();
+      try {
+        unit = services_.state_units().add_automatic(
+            r->resources, d.name, r->ctx.instance(), node.path(), d.saved_state_version,
+            detail::automatic_state{&r->object, d.save_state, d.stage_state, d.finish_state});
+      } catch (const std::bad_alloc&) {
+        unit = error(errc::no_memory, "registering the saved-state unit").driver(d.name, r->ctx.instance());
+      }
+      if (!unit) {
+        unlink(*r);
+        release(*r);
+        error e = std::move(unit).error_value();
+        if (e.config_path().empty()) e.path(node.path());
+        return e;
+      }
+    }
     // Construct.
     bool constructed = false;
     status built = detail::construct_instance(*r, d, layout, bound, constructed);
@@ -1488,6 +1576,9 @@ class vm final : private detail::driver_host {
     return as_record(self).config;
   }
   [[nodiscard]] detail::service_hub& services() noexcept override { return services_; }
+  [[nodiscard]] std::string config_path(const detail::instance_header& self) const override {
+    return as_record(self).node->path();
+  }
 
   // --- Power ----------------------------------------------------------------------------------
 

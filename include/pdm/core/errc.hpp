@@ -88,6 +88,7 @@ enum class errc : int {
   stream_bad_magic,      ///< the stream is not a pdm saved state
   stream_too_large,      ///< a length in the stream is beyond the allowed limit
   io_error,              ///< reading or writing the stream's file failed
+  unit_version_too_old,  ///< the stream's unit version is older than the driver can load
 
   // Host services (600..699)
   access_denied = 600,  ///< a host call is outside the allowed operation range
@@ -222,6 +223,8 @@ constexpr const char* errc_message(errc e) noexcept {
       return "saved-state length beyond limit";
     case errc::io_error:
       return "I/O error";
+    case errc::unit_version_too_old:
+      return "saved-state unit version older than the driver loads";
     case errc::access_denied:
       return "access denied";
     case errc::hub_registry_full:
@@ -320,6 +323,7 @@ class category_impl final : public std::error_category {
     PDM_ERRC_NAME_(stream_bad_magic);
     PDM_ERRC_NAME_(stream_too_large);
     PDM_ERRC_NAME_(io_error);
+    PDM_ERRC_NAME_(unit_version_too_old);
     PDM_ERRC_NAME_(access_denied);
     PDM_ERRC_NAME_(hub_registry_full);
 #undef PDM_ERRC_NAME_

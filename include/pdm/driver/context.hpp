@@ -173,6 +173,8 @@ class driver_host {
   [[nodiscard]] virtual driver_ref below(const instance_header& self) const noexcept = 0;
   [[nodiscard]] virtual const config_node* config(const instance_header& self) const noexcept = 0;
   [[nodiscard]] virtual service_hub& services() noexcept = 0;
+  /// Where the instance is configured (its LUN#n or AttachedDriver node), for unit names.
+  [[nodiscard]] virtual std::string config_path(const instance_header& self) const = 0;
 
  protected:
   driver_host() = default;
@@ -318,6 +320,13 @@ class driver_context {
   result<stat_profile*> add_profile(std::string_view name, stat_unit unit, std::string_view description = {});
   /// \brief A value (a gauge set by the driver), named like add_counter's.
   result<stat_value*> add_value(std::string_view name, stat_unit unit, std::string_view description = {});
+  /// \brief A saved-state unit with hand-written hooks, for state that is not an aggregate
+  /// (a driver with an aggregate saved_state gets its unit without this). Its name in the stream
+  /// is "<driver>@<config path>:<name>", so it is found again in a VM rebuilt from the same
+  /// config; `instance` tells apart several units of one name; `version` is above zero. Released
+  /// with the instance. `unit_exists` for a name and instance already registered. On the EMT.
+  result<state_unit> register_state_unit(std::string_view name, std::uint32_t instance, std::uint32_t version,
+                                         state_unit_hooks hooks);
   /// \brief Sends `e` (with this driver's name and instance) and the call site to the VM's
   /// error sinks and returns it, for `return ctx.set_error(...)`. Any thread.
   error set_error(error e, const pdm::source_location& where = pdm::source_location::current());
@@ -418,6 +427,12 @@ result<queue<T>> driver_context::create_queue(std::size_t capacity, std::chrono:
   if (host_ == nullptr) return detail::no_host_error("create_queue", name_, instance_);
   return host_->services().create_queue<T>({&self_->resources, name_, instance_}, capacity, interval,
                                            std::move(consumer), name);
+}
+inline result<state_unit> driver_context::register_state_unit(std::string_view name, std::uint32_t instance,
+                                                              std::uint32_t version, state_unit_hooks hooks) {
+  if (host_ == nullptr) return detail::no_host_error("register_state_unit", name_, instance_);
+  return host_->services().register_state_unit({&self_->resources, name_, instance_}, host_->config_path(*self_), name,
+                                               instance, version, std::move(hooks));
 }
 inline result<poller> driver_context::create_poller(std::function<void()> callback, std::chrono::nanoseconds interval,
                                                     std::string_view name) {

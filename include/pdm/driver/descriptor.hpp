@@ -11,6 +11,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <new>
 #include <span>
 #include <string>
@@ -24,7 +25,7 @@
 namespace pdm {
 
 /// \brief The version of driver_descriptor's layout; a module's descriptors must carry it.
-inline constexpr std::uint32_t descriptor_version = 0x70640003U;  // "pd", layout 0003
+inline constexpr std::uint32_t descriptor_version = 0x70640004U;  // "pd", layout 0004
 
 /// \brief Which optional hooks a driver has, as a bit mask.
 enum class driver_hooks : std::uint32_t {
@@ -59,6 +60,9 @@ struct driver_descriptor {
   using bind_config_fn = status (*)(const config_node& config, detail::bound_config_user use, void* context);
   using resolve_fn = void (*)(void* driver, resolved_interface* interfaces) noexcept;
   using probe_fn = int (*)(std::span<const std::byte> head, std::string_view file);
+  using save_state_fn = status (*)(void* driver, state_writer& out);
+  using stage_state_fn = status (*)(void* driver, state_reader& in, void*& staged);
+  using finish_state_fn = void (*)(void* driver, void* staged) noexcept;
 
   std::uint32_t version = descriptor_version;  ///< must be descriptor_version
   std::string_view name;
@@ -95,6 +99,20 @@ struct driver_descriptor {
   /// For a driver with a probe (hooks has driver_hooks::probe): how sure it is, 0..100, that the
   /// file whose first bytes are `head` is its format; 0 means not at all.
   probe_fn probe = nullptr;
+  /// For a driver with a saved_state (hooks has driver_hooks::saved_state): the version of its
+  /// layout, above zero; 0 otherwise.
+  std::uint32_t saved_state_version = 0;
+  /// Writes the driver's saved_state (what saved() returns) to `out`.
+  save_state_fn save_state = nullptr;
+  /// Decodes a unit (version in.version(), at most saved_state_version) into a new saved_state
+  /// that `staged` then points to, without touching the driver: the same version through the
+  /// aggregate's fields, an older one through the driver's load_older_state. A unit it cannot
+  /// take (an older version and no load_older_state: `unit_version_too_old`; bytes left over:
+  /// `stream_corrupted`) leaves `staged` null.
+  stage_state_fn stage_state = nullptr;
+  /// With a driver: moves the staged state into saved() and frees it; with a null driver: frees
+  /// it only (the load was abandoned).
+  finish_state_fn finish_state = nullptr;
   std::uint32_t version_end = descriptor_version;  ///< must be descriptor_version (catches layout skew)
 
   /// \brief True if the driver provides the interface with `key`.
@@ -171,6 +189,43 @@ int call_probe(std::span<const std::byte> head, std::string_view file) {
 }
 
 template <class D>
+status save_saved_state(void* d, state_writer& out) {
+  out.write(static_cast<D*>(d)->saved());
+  return ok();
+}
+template <class D>
+status stage_saved_state(void* d, state_reader& in, void*& staged) {
+  using state = typename D::saved_state;
+  staged = nullptr;
+  auto fresh = std::make_unique<state>();
+  if (in.version() == D::saved_state_version) {
+    if (status s = in.read(*fresh); !s) return s;
+    if (in.remaining() != 0) {
+      return error(errc::stream_corrupted,
+                   std::to_string(in.remaining()) + " bytes follow the saved state in the unit");
+    }
+  } else if constexpr (hook_load_older_state<D>) {
+    if (status s = static_cast<D*>(d)->load_older_state(in, *fresh); !s) return s;
+    if (in.remaining() != 0) {
+      return error(errc::stream_corrupted, "load_older_state left " + std::to_string(in.remaining()) +
+                                               " bytes of the version " + std::to_string(in.version()) +
+                                               " unit unread (skip() what it does not need)");
+    }
+  } else {
+    return error(errc::unit_version_too_old,
+                 "the unit has version " + std::to_string(in.version()) + "; the driver loads version " +
+                     std::to_string(D::saved_state_version) + " and has no load_older_state for older ones");
+  }
+  staged = fresh.release();
+  return ok();
+}
+template <class D>
+void finish_saved_state(void* d, void* staged) noexcept {
+  std::unique_ptr<typename D::saved_state> s(static_cast<typename D::saved_state*>(staged));
+  if (d != nullptr && s) static_cast<D*>(d)->saved() = std::move(*s);
+}
+
+template <class D>
 constexpr driver_hooks hooks_of() noexcept {
   driver_hooks h = driver_hooks::none;
   if constexpr (!std::is_trivially_destructible_v<D>) h = h | driver_hooks::destructor;
@@ -221,6 +276,12 @@ constexpr driver_descriptor make_descriptor() noexcept {
   if constexpr (hook_on_detach_below<D>) d.on_detach_below = &call_detach_below<D>;
   if constexpr (hook_on_attach_below<D>) d.on_attach_below = &call_attach_below<D>;
   if constexpr (hook_probe<D>) d.probe = &call_probe<D>;
+  if constexpr (has_saved_state<D>) {
+    d.saved_state_version = D::saved_state_version;
+    d.save_state = &save_saved_state<D>;
+    d.stage_state = &stage_saved_state<D>;
+    d.finish_state = &finish_saved_state<D>;
+  }
   return d;
 }
 
@@ -288,6 +349,8 @@ inline constexpr driver_descriptor descriptor_of = detail::make_descriptor<D>();
       {driver_hooks::attach_below, d.on_attach_below != nullptr},
       {driver_hooks::config, d.bind_config != nullptr},
       {driver_hooks::probe, d.probe != nullptr},
+      {driver_hooks::saved_state,
+       d.save_state != nullptr && d.stage_state != nullptr && d.finish_state != nullptr && d.saved_state_version != 0},
   };
   for (const auto& [hook, present] : hook_fns) {
     if (has_hook(d.hooks, hook) != present) {

@@ -31,6 +31,7 @@
 #include "pdm/driver/context.hpp"
 #include "pdm/driver/interface.hpp"
 #include "pdm/driver/traits.hpp"
+#include "pdm/services/state_codec.hpp"
 
 namespace pdm {
 
@@ -193,6 +194,37 @@ concept has_saved_state_version = requires {
   { D::saved_state_version } -> std::convertible_to<std::uint32_t>;
   typename std::integral_constant<std::uint32_t, D::saved_state_version>;
 };
+// The automatic saved-state unit reaches the driver's state through saved().
+template <class D>
+concept has_saved_accessor = requires(D& d) {
+  { d.saved() } -> std::same_as<typename D::saved_state&>;
+};
+template <class D>
+concept declares_load_older_state = requires {
+  &D::load_older_state;
+};
+template <class D>
+concept hook_load_older_state = has_saved_state<D> && requires(D& d, state_reader& in, typename D::saved_state& out) {
+  { d.load_older_state(in, out) } -> std::same_as<status>;
+};
+
+// The first field type in D's saved_state (depth-first) that pdm cannot save; void when every
+// field can be saved, and also while D's saved_state breaks an earlier rule (not an aggregate,
+// no version, no saved()), so that one mistake gives one error.
+template <class D>
+constexpr auto first_unsaveable_field_of() noexcept {
+  if constexpr (has_saved_state<D> && has_saved_state_version<D> && has_saved_accessor<D>) {
+    if constexpr (std::is_class_v<typename D::saved_state> && std::is_aggregate_v<typename D::saved_state>) {
+      return std::type_identity<first_unsaveable_t<typename D::saved_state>>{};
+    } else {
+      return std::type_identity<void>{};
+    }
+  } else {
+    return std::type_identity<void>{};
+  }
+}
+template <class D>
+using first_unsaveable_field_t = typename decltype(first_unsaveable_field_of<D>())::type;
 
 }  // namespace detail
 
@@ -302,6 +334,31 @@ inline constexpr bool driver_saved_state_is_an_aggregate_with_a_version_above_ze
   }
 }();
 
+/// \brief A driver with a saved_state has `saved_state& saved()`, what the automatic unit saves
+/// and loads.
+template <class D>
+inline constexpr bool driver_saved_state_is_reachable_through_saved = [] {
+  // Checked once the saved_state itself is right, so one mistake gives one error.
+  if constexpr (detail::has_saved_state<D> && driver_saved_state_is_an_aggregate_with_a_version_above_zero<D>) {
+    return detail::has_saved_accessor<D>;
+  } else {
+    return true;
+  }
+}();
+
+/// \brief Field, the first field type of D's saved_state that pdm cannot save (void if none),
+/// is void: every field can be saved. Checked as
+/// driver_saved_state_field_can_be_saved<D, detail::first_unsaveable_field_t<D>>, so that the
+/// diagnostic names the driver and the field's type.
+template <class D, class Field>
+inline constexpr bool driver_saved_state_field_can_be_saved = std::is_void_v<Field>;
+
+/// \brief A declared load_older_state is `pdm::status load_older_state(pdm::state_reader&,
+/// saved_state&)`, in a driver with a saved_state.
+template <class D>
+inline constexpr bool driver_load_older_state_has_the_documented_signature =
+    !detail::declares_load_older_state<D> || detail::hook_load_older_state<D>;
+
 }  // namespace rule
 
 namespace detail {
@@ -327,6 +384,9 @@ constexpr bool value_rules_hold() noexcept {
          rule::driver_derives_publicly_from_every_interface_it_provides<D> &&
          rule::driver_hooks_have_the_documented_signatures<D> &&
          rule::driver_saved_state_is_an_aggregate_with_a_version_above_zero<D> &&
+         rule::driver_saved_state_is_reachable_through_saved<D> &&
+         rule::driver_saved_state_field_can_be_saved<D, detail::first_unsaveable_field_t<D>> &&
+         rule::driver_load_older_state_has_the_documented_signature<D> &&
          rule::driver_config_type_is_a_struct_described_with_boost_hana<D>;
 }
 
@@ -386,6 +446,16 @@ struct value_checks {
   static_assert(rule::driver_saved_state_is_an_aggregate_with_a_version_above_zero<D>,
                 "pdm: a driver's saved_state must be an aggregate, declared with `static constexpr std::uint32_t "
                 "saved_state_version` above zero");
+  static_assert(rule::driver_saved_state_is_reachable_through_saved<D>,
+                "pdm: a driver with a saved_state needs a member function `saved_state& saved()` returning the "
+                "state pdm saves and loads");
+  static_assert(rule::driver_saved_state_field_can_be_saved<D, detail::first_unsaveable_field_t<D>>,
+                "pdm: a driver's saved_state has a field pdm cannot save (the second argument names its type); "
+                "fields may be integers, bool, float, double, enums, std::array, std::string, std::vector and "
+                "aggregates of these");
+  static_assert(rule::driver_load_older_state_has_the_documented_signature<D>,
+                "pdm: a driver's load_older_state must be `pdm::status load_older_state(pdm::state_reader&, "
+                "saved_state&)`, in a driver with a saved_state");
 };
 
 // The checks to instantiate for D: the first group with a broken rule (or value_checks).

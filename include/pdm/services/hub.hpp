@@ -42,6 +42,7 @@
 #include "pdm/services/queue_core.hpp"
 #include "pdm/services/report.hpp"
 #include "pdm/services/resource.hpp"
+#include "pdm/services/state_units.hpp"
 #include "pdm/services/statistics.hpp"
 #include "pdm/services/thread.hpp"
 #include "pdm/services/timer_service.hpp"
@@ -57,63 +58,6 @@ struct owner_ref {
   resource_list* list = nullptr;
   std::string_view driver;
   std::uint32_t instance = 0;
-};
-
-// Slot and generation of a poller or thread (timers have their own ids).
-struct slot_id {
-  std::uint32_t index = 0;
-  std::uint32_t generation = 0;  // 0: never valid
-};
-
-// Records by slot with generations, so that a stale id finds nothing. Indexes are reused.
-template <class Record>
-class slot_table {
- public:
-  // Adds `r`; may throw bad_alloc (then nothing changed).
-  slot_id insert(Record* r) {
-    if (free_.empty()) {
-      slots_.push_back(slot{nullptr, 0});
-      free_.reserve(slots_.size());
-      free_.push_back(static_cast<std::uint32_t>(slots_.size() - 1));
-    }
-    const std::uint32_t index = free_.back();
-    free_.pop_back();
-    slot& s = slots_[index];
-    s.record = r;
-    if (++s.generation == 0) s.generation = 1;
-    ++live_;
-    return slot_id{index, s.generation};
-  }
-  [[nodiscard]] Record* find(slot_id id) const noexcept {
-    if (id.index >= slots_.size()) return nullptr;
-    const slot& s = slots_[id.index];
-    return s.generation == id.generation ? s.record : nullptr;
-  }
-  // Forgets the record in `id`'s slot (its generation stays, so copies of the id go stale).
-  void erase(slot_id id) noexcept {
-    slot& s = slots_[id.index];
-    s.record = nullptr;
-    free_.push_back(id.index);  // reserved in insert(): never reallocates
-    --live_;
-  }
-  [[nodiscard]] std::size_t capacity() const noexcept { return slots_.size(); }
-  [[nodiscard]] std::size_t size() const noexcept { return live_; }
-  // The record in slot `index` (null if free), for walks by index that tolerate changes.
-  [[nodiscard]] Record* at(std::size_t index) const noexcept {
-    return index < slots_.size() ? slots_[index].record : nullptr;
-  }
-  [[nodiscard]] slot_id id_at(std::size_t index) const noexcept {
-    return slot_id{static_cast<std::uint32_t>(index), slots_[index].generation};
-  }
-
- private:
-  struct slot {
-    Record* record;
-    std::uint32_t generation;
-  };
-  std::vector<slot> slots_;
-  std::vector<std::uint32_t> free_;
-  std::size_t live_ = 0;
 };
 
 // What queue producers share with the VM to wake its EMT; outlives the VM if a producer keeps
@@ -348,6 +292,9 @@ class service_hub final : private thread_host {
   [[nodiscard]] const timer_service& timers() const noexcept { return timers_; }
   [[nodiscard]] pdm::statistics& statistics() noexcept { return stats_; }
   [[nodiscard]] const pdm::statistics& statistics() const noexcept { return stats_; }
+  /// The saved-state units (automatic and hand-registered) of every instance.
+  [[nodiscard]] state_unit_table& state_units() noexcept { return units_; }
+  [[nodiscard]] const state_unit_table& state_units() const noexcept { return units_; }
 
   // --- Timers ---------------------------------------------------------------------------------
 
@@ -383,6 +330,15 @@ class service_hub final : private thread_host {
   }
 
   // --- Pollers --------------------------------------------------------------------------------
+
+  // A saved-state unit registered by hand (pdm/services/state_units.hpp); `path` is where the
+  // instance is configured.
+  result<state_unit> register_state_unit(const owner_ref& owner, std::string_view path, std::string_view name,
+                                         std::uint32_t instance, std::uint32_t version, state_unit_hooks hooks) {
+    if (!on_emt()) return not_on_emt(owner, "register_state_unit");
+    return units_.add_manual(*owner.list, owner.driver, owner.instance, path, name, instance, version,
+                             std::move(hooks));
+  }
 
   result<poller> create_poller(const owner_ref& owner, std::function<void()> callback,
                                std::chrono::nanoseconds interval, std::string_view name) {
@@ -998,6 +954,7 @@ class service_hub final : private thread_host {
   suspend_fn suspend_;
   timer_service timers_;
   pdm::statistics stats_;
+  state_unit_table units_;
   slot_table<poller_record> pollers_;
   slot_table<queue_record_base> queues_;
   slot_table<thread_record> threads_;

@@ -10,6 +10,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <vector>
 
 namespace pdm::detail {
 
@@ -108,6 +110,63 @@ class resource_list {
   owned_resource* first_ = nullptr;
   owned_resource* last_ = nullptr;
   std::size_t size_ = 0;
+};
+
+// Slot and generation of a poller, thread or saved-state unit (timers have their own ids).
+struct slot_id {
+  std::uint32_t index = 0;
+  std::uint32_t generation = 0;  // 0: never valid
+};
+
+// Records by slot with generations, so that a stale id finds nothing. Indexes are reused.
+template <class Record>
+class slot_table {
+ public:
+  // Adds `r`; may throw bad_alloc (then nothing changed).
+  slot_id insert(Record* r) {
+    if (free_.empty()) {
+      slots_.push_back(slot{nullptr, 0});
+      free_.reserve(slots_.size());
+      free_.push_back(static_cast<std::uint32_t>(slots_.size() - 1));
+    }
+    const std::uint32_t index = free_.back();
+    free_.pop_back();
+    slot& s = slots_[index];
+    s.record = r;
+    if (++s.generation == 0) s.generation = 1;
+    ++live_;
+    return slot_id{index, s.generation};
+  }
+  [[nodiscard]] Record* find(slot_id id) const noexcept {
+    if (id.index >= slots_.size()) return nullptr;
+    const slot& s = slots_[id.index];
+    return s.generation == id.generation ? s.record : nullptr;
+  }
+  // Forgets the record in `id`'s slot (its generation stays, so copies of the id go stale).
+  void erase(slot_id id) noexcept {
+    slot& s = slots_[id.index];
+    s.record = nullptr;
+    free_.push_back(id.index);  // reserved in insert(): never reallocates
+    --live_;
+  }
+  [[nodiscard]] std::size_t capacity() const noexcept { return slots_.size(); }
+  [[nodiscard]] std::size_t size() const noexcept { return live_; }
+  // The record in slot `index` (null if free), for walks by index that tolerate changes.
+  [[nodiscard]] Record* at(std::size_t index) const noexcept {
+    return index < slots_.size() ? slots_[index].record : nullptr;
+  }
+  [[nodiscard]] slot_id id_at(std::size_t index) const noexcept {
+    return slot_id{static_cast<std::uint32_t>(index), slots_[index].generation};
+  }
+
+ private:
+  struct slot {
+    Record* record;
+    std::uint32_t generation;
+  };
+  std::vector<slot> slots_;
+  std::vector<std::uint32_t> free_;
+  std::size_t live_ = 0;
 };
 
 }  // namespace pdm::detail
