@@ -61,6 +61,11 @@ std::vector<implementation> implementations() {
     all.push_back({"hardware", [](bytes d, std::uint32_t c) { return pdm::detail::crc32c_hardware(d, c); }});
   }
 #endif
+#if defined(PDM_CRC32C_FOLDING)
+  if (pdm::detail::crc32c_folding_available()) {
+    all.push_back({"folding", [](bytes d, std::uint32_t c) { return pdm::detail::crc32c_folding(d, c); }});
+  }
+#endif
   return all;
 }
 
@@ -68,7 +73,11 @@ std::vector<implementation> implementations() {
 std::vector<std::size_t> threshold_lengths() {
   std::vector<std::size_t> lengths;
   for (std::size_t base : {3 * impl::short_block, 6 * impl::short_block, 3 * impl::long_block,
-                           3 * impl::long_block + 3 * impl::short_block, 6 * impl::long_block}) {
+                           3 * impl::long_block + 3 * impl::short_block, 6 * impl::long_block,
+                           // the folding version's: its minimum, one step of four 512-bit
+                           // accumulators, one 64-byte step after them, 16-byte steps after that
+                           std::size_t{256}, std::size_t{512}, std::size_t{512 + 64}, std::size_t{512 + 64 + 16},
+                           std::size_t{512 + 64 + 48}, std::size_t{768 + 3 * 64 + 3 * 16}}) {
     // One byte and one 8-byte word either side, and the threshold itself.
     for (std::size_t d : {0, 1, 2, 8, 9, 10, 16, 17, 18}) lengths.push_back(base + d - 9);
   }
@@ -84,7 +93,14 @@ TEST_CASE("the implementations this build runs") {
                                ? "x86-64 with SSE4.2: the hardware version is tested"
                                : "x86-64 without SSE4.2: no hardware version to test";
   MESSAGE(what);
-  CHECK(all.size() == (pdm::detail::crc32c_hardware_available() ? 4U : 3U));
+  const std::string folding = pdm::detail::crc32c_folding_available()
+                                  ? "AVX-512 with VPCLMULQDQ: the folding version is tested, and crc32c() uses it"
+                                  : "no AVX-512 with VPCLMULQDQ: crc32c() uses the crc32 instruction";
+  MESSAGE(folding);
+  CHECK(all.size() == 3U + (pdm::detail::crc32c_hardware_available() ? 1U : 0U) +
+                          (pdm::detail::crc32c_folding_available() ? 1U : 0U));
+  // The folding version needs the crc32 instruction for its last bytes.
+  CHECK((!pdm::detail::crc32c_folding_available() || pdm::detail::crc32c_hardware_available()));
 #else
   MESSAGE("not x86-64: crc32c() is the software version");
   CHECK(!pdm::detail::crc32c_hardware_available());
@@ -190,7 +206,7 @@ TEST_CASE("every implementation agrees with the reference at every length 0..300
 
 TEST_CASE("every implementation agrees around the hardware version's block thresholds") {
   const std::vector<std::size_t> lengths = threshold_lengths();
-  const std::vector<std::byte> data = random_bytes(lengths.back() + 16, 2);
+  const std::vector<std::byte> data = random_bytes(*std::max_element(lengths.begin(), lengths.end()) + 16, 2);
   const std::vector<implementation> all = implementations();
   for (std::size_t length : lengths) {
     for (std::size_t offset : {0, 1, 7, 13}) {

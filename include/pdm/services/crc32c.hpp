@@ -17,8 +17,18 @@
 //     run as three independent chains, then are joined with a constant "shift over n zero bytes"
 //     operator (a 4 x 256 table, built on first use, per block size). What remains is done in
 //     runs of 3 * 256 bytes the same way, and the last < 768 bytes as one chain.
-// crc32c() chooses once per process, with __builtin_cpu_supports("sse4.2"), and is the software
-// version on other architectures. The tables are built at run time, once, on first use
+//   - crc32c_folding() (x86-64 with AVX-512 and VPCLMULQDQ): the buffer folded 256 bytes at a
+//     time into four 512-bit accumulators with carry-less multiplies, the technique of Intel's
+//     "Fast CRC Computation for Generic Polynomials Using PCLMULQDQ" paper, its constants worked
+//     out here by the same polynomial arithmetic as the shift tables (x_pow()); the last 16
+//     bytes of state and the tail go through the crc32 instruction. About 3x the crc32
+//     instruction's speed on data in cache (measured on an AMD EPYC VM: 64 MiB of saved state in
+//     64 KiB units checked in about 1 ms), which is what saved state mostly checksums: a unit
+//     just written, or just about to be decoded.
+// crc32c() chooses once per process: folding where the CPU and the operating system support
+// AVX-512 and VPCLMULQDQ (read from CPUID and XCR0: g++ 12's __builtin_cpu_supports does not
+// report VPCLMULQDQ), else the crc32 instruction (__builtin_cpu_supports("sse4.2")), and the
+// software version on other architectures. The tables are built at run time, once, on first use
 // (function-local statics, so thread-safe and free of initialisation order): built as constants
 // they cost every translation unit that includes this header about 0.13 s of compile time.
 #pragma once
@@ -31,6 +41,7 @@
 #include <span>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <nmmintrin.h>
 #endif
 
@@ -163,6 +174,120 @@ inline std::uint64_t load_le64(const std::byte* p) noexcept {
 }
 #endif
 
+/// \brief x^e modulo the polynomial, bit-reflected, for any exponent e (in bits).
+constexpr std::uint32_t x_pow(std::size_t e) noexcept {
+  std::uint32_t result = 1U << 31U;  // x^0
+  std::uint32_t power = 1U << 30U;   // x^1
+  for (; e != 0; e >>= 1U) {
+    if ((e & 1U) != 0) result = multiply(result, power);
+    power = multiply(power, power);
+  }
+  return result;
+}
+
+/// \brief The two carry-less multipliers that fold a 128-bit chunk of a message `bits` bits
+/// forward, onto the chunk that far behind it: {for the chunk's first 8 bytes, for its last 8}.
+///
+/// A chunk X (bit k of its 16 little-endian bytes the coefficient of x^(127-k)) is H x^64 + L,
+/// with H its first 8 bytes and L its last 8. Moved `bits` further it is H x^(64+bits) +
+/// L x^bits, which modulo the polynomial is H K1 + L K2 with K1, K2 of degree < 32: a value of
+/// degree < 96 that fits in the later chunk. A carry-less multiply of two bit-reflected 64-bit
+/// numbers gives the product times x (its bit 127 is always 0), so each constant is one power
+/// lower; a reflected 32-bit value r is the reflected 64-bit r << 32.
+constexpr std::array<std::uint64_t, 2> fold_multipliers(std::size_t bits) noexcept {
+  return {std::uint64_t{x_pow(bits + 63)} << 32U, std::uint64_t{x_pow(bits - 1)} << 32U};
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define PDM_CRC32C_FOLDING 1
+// 512- and 128-bit vectors of GCC's and Clang's vector extension, and their carry-less
+// multiply built-ins (the ones <immintrin.h> wraps; that header costs half a second of compile
+// time in every translation unit, this one needs four built-ins of it).
+using v8 = long long __attribute__((vector_size(64)));  // NOLINT(google-runtime-int): the built-ins' type
+using v2 = long long __attribute__((vector_size(16)));  // NOLINT(google-runtime-int)
+
+[[gnu::target("avx512f,vpclmulqdq")]] inline v8 clmul_lo(v8 a, v8 b) noexcept {
+#if defined(__clang__)
+  return __builtin_ia32_pclmulqdq512(a, b, 0x00);
+#else
+  return __builtin_ia32_vpclmulqdq_v8di(a, b, 0x00);
+#endif
+}
+[[gnu::target("avx512f,vpclmulqdq")]] inline v8 clmul_hi(v8 a, v8 b) noexcept {
+#if defined(__clang__)
+  return __builtin_ia32_pclmulqdq512(a, b, 0x11);
+#else
+  return __builtin_ia32_vpclmulqdq_v8di(a, b, 0x11);
+#endif
+}
+[[gnu::target("pclmul")]] inline v2 clmul_lo(v2 a, v2 b) noexcept { return __builtin_ia32_pclmulqdq128(a, b, 0x00); }
+[[gnu::target("pclmul")]] inline v2 clmul_hi(v2 a, v2 b) noexcept { return __builtin_ia32_pclmulqdq128(a, b, 0x11); }
+
+/// \brief Four lanes of the same pair of multipliers (one per 128-bit lane of a 512-bit vector).
+[[gnu::target("avx512f")]] inline v8 lanes_of(std::array<std::uint64_t, 2> k) noexcept {
+  const auto lo = std::bit_cast<long long>(k[0]);  // NOLINT(google-runtime-int)
+  const auto hi = std::bit_cast<long long>(k[1]);  // NOLINT(google-runtime-int)
+  return v8{lo, hi, lo, hi, lo, hi, lo, hi};
+}
+
+[[gnu::target("avx512f")]] inline v8 load64(const std::byte* p) noexcept {
+  v8 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline v2 load16(const std::byte* p) noexcept {
+  v2 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+[[gnu::target("avx512f,vpclmulqdq")]] inline v8 fold(v8 x, v8 k) noexcept { return clmul_lo(x, k) ^ clmul_hi(x, k); }
+[[gnu::target("pclmul")]] inline v2 fold(v2 x, v2 k) noexcept { return clmul_lo(x, k) ^ clmul_hi(x, k); }
+
+/// \brief The smallest buffer the folding version takes; shorter ones go to the crc32 instruction.
+inline constexpr std::size_t fold_minimum = 256;
+
+/// \brief The CRC register `c` (not inverted) advanced over the n >= fold_minimum bytes at p, by
+/// folding: four 512-bit accumulators (sixteen 128-bit chunks) fold 256 bytes forward per step
+/// with carry-less multiplies, then onto one another, then 16 bytes at a time; the last chunk
+/// goes through the crc32 instruction from a zero register (which multiplies it by x^32 modulo
+/// the polynomial: exactly the register it leaves), and so do the last < 16 bytes.
+[[gnu::target("avx512f,vpclmulqdq,pclmul,sse4.2")]] inline std::uint32_t fold_run(std::uint32_t c, const std::byte* p,
+                                                                                  std::size_t n) noexcept {
+  v8 x0 = load64(p);
+  v8 x1 = load64(p + 64);
+  v8 x2 = load64(p + 128);
+  v8 x3 = load64(p + 192);
+  x0[0] ^= static_cast<long long>(c);  // NOLINT(google-runtime-int): the register meets the first 4 bytes
+  p += 256;
+  n -= 256;
+  const v8 by_256 = lanes_of(fold_multipliers(std::size_t{256} * 8));
+  for (; n >= 256; p += 256, n -= 256) {
+    x0 = fold(x0, by_256) ^ load64(p);
+    x1 = fold(x1, by_256) ^ load64(p + 64);
+    x2 = fold(x2, by_256) ^ load64(p + 128);
+    x3 = fold(x3, by_256) ^ load64(p + 192);
+  }
+  const v8 by_64 = lanes_of(fold_multipliers(std::size_t{64} * 8));
+  x1 ^= fold(x0, by_64);
+  x2 ^= fold(x1, by_64);
+  x3 ^= fold(x2, by_64);
+  for (; n >= 64; p += 64, n -= 64) x3 = fold(x3, by_64) ^ load64(p);
+  // x3's four chunks, 16 bytes apart, onto the last; then the remaining 16-byte chunks.
+  constexpr std::array<std::uint64_t, 2> k16 = fold_multipliers(std::size_t{16} * 8);
+  const v2 by_16{std::bit_cast<long long>(k16[0]), std::bit_cast<long long>(k16[1])};  // NOLINT(google-runtime-int)
+  v2 x = v2{x3[0], x3[1]};
+  x = fold(x, by_16) ^ v2 { x3[2], x3[3] };
+  x = fold(x, by_16) ^ v2 { x3[4], x3[5] };
+  x = fold(x, by_16) ^ v2 { x3[6], x3[7] };
+  for (; n >= 16; p += 16, n -= 16) x = fold(x, by_16) ^ load16(p);
+  auto r = static_cast<std::uint32_t>(_mm_crc32_u64(0, static_cast<std::uint64_t>(x[0])));
+  r = static_cast<std::uint32_t>(_mm_crc32_u64(r, static_cast<std::uint64_t>(x[1])));
+  for (; n >= 8; p += 8, n -= 8) r = hw_word(r, p);
+  for (; n != 0; ++p, --n) r = hw_byte(r, *p);
+  return r;
+}
+#endif
+
 }  // namespace crc32c_impl
 
 /// \brief CRC-32C of `data`, computed with tables (slicing-by-8) on any CPU.
@@ -224,6 +349,50 @@ inline std::uint64_t load_le64(const std::byte* p) noexcept {
 }
 #endif
 
+/// \brief Whether crc32c() folds with carry-less multiplies (x86-64 with AVX-512 and VPCLMULQDQ,
+/// and an operating system that saves the AVX-512 registers).
+///
+/// Read from the CPUID instruction once and cached; callable before main().
+[[nodiscard]] inline bool crc32c_folding_available() noexcept {
+#if defined(PDM_CRC32C_FOLDING)
+  static const bool available = [] {
+    unsigned a = 0;
+    unsigned b = 0;
+    unsigned c = 0;
+    unsigned d = 0;
+    if (__get_cpuid(1, &a, &b, &c, &d) == 0) return false;
+    const bool osxsave = ((c >> 27U) & 1U) != 0;
+    const bool sse42 = ((c >> 20U) & 1U) != 0;
+    const bool pclmul = ((c >> 1U) & 1U) != 0;
+    if (!osxsave || !sse42 || !pclmul) return false;
+    unsigned xcr0 = 0;
+    unsigned xcr0_high = 0;
+    __asm__("xgetbv" : "=a"(xcr0), "=d"(xcr0_high) : "c"(0));  // NOLINT(hicpp-no-assembler)
+    if ((xcr0 & 0xE6U) != 0xE6U) return false;                 // SSE, AVX, opmask and both halves of the ZMM state
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0) return false;
+    const bool avx512f = ((b >> 16U) & 1U) != 0;
+    const bool vpclmulqdq = ((c >> 10U) & 1U) != 0;
+    return avx512f && vpclmulqdq;
+  }();
+  return available;
+#else
+  return false;
+#endif
+}
+
+#if defined(PDM_CRC32C_FOLDING)
+/// \brief CRC-32C of `data` by folding with 512-bit carry-less multiplies; x86-64 only, and only
+/// callable when crc32c_folding_available().
+///
+/// Same value and arguments as crc32c(). Buffers shorter than 256 bytes go to the crc32
+/// instruction (crc32c_hardware()).
+[[nodiscard]] [[gnu::target("avx512f,vpclmulqdq,pclmul,sse4.2")]] inline std::uint32_t crc32c_folding(
+    std::span<const std::byte> data, std::uint32_t crc = 0) noexcept {
+  if (data.size() < crc32c_impl::fold_minimum) return crc32c_hardware(data, crc);
+  return ~crc32c_impl::fold_run(~crc, data.data(), data.size());
+}
+#endif
+
 /// \brief CRC-32C (Castagnoli; reflected polynomial 0x82F63B78, initial value and final xor
 /// 0xFFFFFFFF) of `data`, the checksum of saved-state units.
 ///
@@ -234,6 +403,9 @@ inline std::uint64_t load_le64(const std::byte* p) noexcept {
 /// Uses the CPU's crc32 instruction on x86-64 with SSE4.2 (chosen once, see
 /// crc32c_hardware_available()), slicing-by-8 tables otherwise. Any alignment and length.
 [[nodiscard]] inline std::uint32_t crc32c(std::span<const std::byte> data, std::uint32_t crc = 0) noexcept {
+#if defined(PDM_CRC32C_FOLDING)
+  if (crc32c_folding_available()) return crc32c_folding(data, crc);
+#endif
 #if defined(__x86_64__)
   if (crc32c_hardware_available()) return crc32c_hardware(data, crc);
 #endif
