@@ -260,14 +260,16 @@ inline constexpr std::size_t fold_minimum = 256;
   x0[0] ^= static_cast<long long>(c);  // NOLINT(google-runtime-int): the register meets the first 4 bytes
   p += 256;
   n -= 256;
-  const v8 by_256 = lanes_of(fold_multipliers(std::size_t{256} * 8));
+  constexpr std::array<std::uint64_t, 2> k256 = fold_multipliers(std::size_t{256} * 8);  // at compile time
+  const v8 by_256 = lanes_of(k256);
   for (; n >= 256; p += 256, n -= 256) {
     x0 = fold(x0, by_256) ^ load64(p);
     x1 = fold(x1, by_256) ^ load64(p + 64);
     x2 = fold(x2, by_256) ^ load64(p + 128);
     x3 = fold(x3, by_256) ^ load64(p + 192);
   }
-  const v8 by_64 = lanes_of(fold_multipliers(std::size_t{64} * 8));
+  constexpr std::array<std::uint64_t, 2> k64 = fold_multipliers(std::size_t{64} * 8);
+  const v8 by_64 = lanes_of(k64);
   x1 ^= fold(x0, by_64);
   x2 ^= fold(x1, by_64);
   x3 ^= fold(x2, by_64);
