@@ -21,6 +21,12 @@
 #include <vector>
 
 namespace doctest {
+template <class T>
+struct StringMaker<pdm::result<T>> {
+  static String convert(const pdm::result<T>& r) {
+    return String(r ? "ok" : ("error: " + r.error_value().message()).c_str());
+  }
+};
 template <>
 struct StringMaker<std::vector<std::string>> {
   static String convert(const std::vector<std::string>& v) {

@@ -710,6 +710,50 @@ TEST_CASE("checksum mismatches in a unit are stream_corrupted; a data error name
   CHECK(contains(e.message(), "at byte 16 of 139"));
 }
 
+TEST_CASE(
+    "data_check::by_caller: next() returns a unit whose data is corrupted; intact() and data_mismatch() judge it") {
+  bytes stream = write_memory(sample_units());
+  stream[87 + 26 + 8] ^= std::byte{0x10};  // gamma's first data byte
+  const pdm::error by_next = memory_failure(stream);
+  pdm::state_stream_reader r{std::span<const std::byte>(stream)};
+  REQUIRE(r.open());
+  std::vector<std::uint64_t> offsets;
+  for (int i = 0; i < 3; ++i) {
+    auto next = r.next(pdm::data_check::by_caller);
+    REQUIRE(next.has_value());
+    REQUIRE(next.value().has_value());
+    const pdm::state_unit_record& rec = *next.value();
+    offsets.push_back(rec.offset);
+    const bool is_gamma = i == 2;
+    CHECK(pdm::state_stream_reader::intact(rec) == !is_gamma);
+    if (is_gamma) {
+      const pdm::error e = r.data_mismatch(rec);
+      CHECK(e == errc::stream_corrupted);
+      CHECK(e.message() == by_next.message());  // the same sentence next() gives by itself
+      CHECK(rec.data.size() == 2);
+      CHECK(rec.data[0] == (std::byte{9} ^ std::byte{0x10}));
+    }
+  }
+  CHECK(offsets == std::vector<std::uint64_t>{16, 56, 87});
+  auto end = r.next(pdm::data_check::by_caller);
+  REQUIRE(end.has_value());
+  CHECK_FALSE(end.value().has_value());  // the end marker counts units handed to the caller
+}
+
+TEST_CASE("a record's data_crc is the checksum stored after its data") {
+  const bytes stream = write_memory(sample_units());
+  pdm::state_stream_reader r{std::span<const std::byte>(stream)};
+  REQUIRE(r.open());
+  const std::vector<std::size_t> data_crc_at{16 + 26 + 5 + 5, 56 + 26 + 1 + 0, 87 + 26 + 8 + 2};
+  for (const std::size_t at : data_crc_at) {
+    auto next = r.next();
+    REQUIRE(next.has_value());
+    REQUIRE(next.value().has_value());
+    CHECK(next.value()->data_crc == get_le(stream, at, 4));
+    CHECK(next.value()->data_crc == pdm::detail::crc32c(next.value()->data));
+  }
+}
+
 TEST_CASE("opening a missing file is io_error naming the path") {
   const std::string path =
       (std::filesystem::temp_directory_path() / ("pdm-state-stream-missing-" + std::to_string(::getpid()) + ".bin"))

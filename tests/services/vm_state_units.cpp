@@ -25,15 +25,6 @@
 
 #include "services/service_rig.hpp"
 
-namespace doctest {
-template <class T>
-struct StringMaker<pdm::result<T>> {
-  static String convert(const pdm::result<T>& r) {
-    return String(r ? "ok" : ("error: " + r.error_value().message()).c_str());
-  }
-};
-}  // namespace doctest
-
 namespace {
 
 using bytes = std::vector<std::byte>;

@@ -12,8 +12,11 @@
 // and nothing after the end marker. A unit's header has its own checksum, so a reader trusts its
 // data length only after the header checked out, and even then never allocates more than the
 // input still holds: a length beyond what is left is `stream_truncated` (or `stream_too_large`
-// beyond the reader's limit) before any allocation. The data's checksum is checked before a
-// single value is decoded, so a driver never sees a corrupted unit.
+// beyond the reader's limit) before any allocation. next() checks the data's checksum before it
+// returns a unit; a caller may take that check on itself (data_check::by_caller), as the VM's
+// load does for units it decodes into a fresh object: it decodes first, reading the bytes from
+// memory once, and checks them right after, while they are still in cache, and drops the object
+// on a mismatch. Either way no driver sees a corrupted unit.
 //
 // The VM's save and load (pdm::vm::save_state / load_state) walk the units through these two
 // classes; they are public for tools that inspect a stream without a VM.
@@ -212,6 +215,16 @@ struct state_unit_record {
   std::uint32_t instance = 0;
   std::uint32_t version = 0;
   std::span<const std::byte> data;
+  std::uint32_t data_crc = 0;  ///< the checksum the stream holds for `data`
+  std::uint64_t offset = 0;    ///< where the unit's record starts in the stream
+};
+
+/// \brief Who checks a unit's data against its checksum: next() before it returns the unit (the
+/// default), or the caller, with state_stream_reader::intact() (before trusting the data) and
+/// state_stream_reader::data_mismatch() (the error to return).
+enum class data_check {
+  before_return,
+  by_caller,
 };
 
 /// \brief Reads a saved-state stream: open(), then next() until it returns no unit (the end
@@ -263,7 +276,9 @@ class state_stream_reader {
   }
 
   /// \brief The next unit, or nullopt at the end marker (checked, and nothing may follow it).
-  [[nodiscard]] result<std::optional<state_unit_record>> next() {
+  /// With data_check::by_caller the unit's data is not checked against its checksum: the
+  /// caller must call intact() before it trusts the data.
+  [[nodiscard]] result<std::optional<state_unit_record>> next(data_check check = data_check::before_return) {
     const std::uint64_t at = offset_;
     const std::byte* p = nullptr;
     if (status s = fetch(4, p, "a unit record or the end marker"); !s) return s.error_value();
@@ -307,13 +322,22 @@ class state_stream_reader {
     }
     const std::byte* data = nullptr;
     if (status s = fetch(static_cast<std::size_t>(length) + 4, data, "unit data"); !s) return s.error_value();
-    const std::span<const std::byte> bytes(data, static_cast<std::size_t>(length));
-    if (detail::get_le(data + length, 4) != detail::crc32c(bytes)) {
-      return fail(errc::stream_corrupted, unit() + ": the data's checksum does not match", at);
-    }
-    r.data = bytes;
+    r.data = std::span<const std::byte>(data, static_cast<std::size_t>(length));
+    r.data_crc = static_cast<std::uint32_t>(detail::get_le(data + length, 4));
+    r.offset = at;
+    if (check == data_check::before_return && !intact(r)) return data_mismatch(r);
     ++units_;
     return std::optional<state_unit_record>(std::move(r));
+  }
+
+  /// \brief Whether a unit's data matches the checksum the stream holds for it.
+  [[nodiscard]] static bool intact(const state_unit_record& r) noexcept { return detail::crc32c(r.data) == r.data_crc; }
+  /// \brief The error for a unit whose data does not match its checksum (what next() returns
+  /// for it with data_check::before_return).
+  [[nodiscard]] error data_mismatch(const state_unit_record& r) const {
+    return fail(errc::stream_corrupted,
+                "unit '" + r.name + "' #" + std::to_string(r.instance) + ": the data's checksum does not match",
+                r.offset);
   }
 
   /// \brief The stream's size in bytes, and how far the reader is.
