@@ -455,9 +455,9 @@ class state_unit_table {
       // checksum checked after, on bytes still in cache; every other unit is checked first.
       const bool decode_first =
           it != by_key_.end() && it->second->is_automatic() && rec.version != 0 && rec.version == it->second->version;
-      if (!decode_first && !r.intact(rec)) return r.data_mismatch(rec);
+      if (!decode_first && !state_stream_reader::intact(rec)) return r.data_mismatch(rec);
       if (!seen.emplace(key, true).second) {
-        if (decode_first && !r.intact(rec)) return r.data_mismatch(rec);
+        if (decode_first && !state_stream_reader::intact(rec)) return r.data_mismatch(rec);
         return error(errc::stream_corrupted,
                      "the stream has unit '" + rec.name + "' #" + std::to_string(rec.instance) + " twice");
       }
@@ -484,7 +484,7 @@ class state_unit_table {
         state_reader in(rec.data, rec.version);
         void* staged = nullptr;
         status s = run_hook(u, "load", [&] { return u.automatic.stage(*u.automatic.object, in, staged); });
-        if (decode_first && !r.intact(rec)) {
+        if (decode_first && !state_stream_reader::intact(rec)) {
           if (staged != nullptr) u.automatic.finish(nullptr, staged);  // frees only
           return r.data_mismatch(rec);
         }
