@@ -4,9 +4,11 @@
 #pragma once
 
 #include "pdm/analysis/config_reference.hpp"
+#include "pdm/analysis/graph.hpp"
 #include "pdm/analysis/static_chain.hpp"
 #include "pdm/chain/device.hpp"
 #include "pdm/chain/emt.hpp"
+#include "pdm/chain/topology.hpp"
 #include "pdm/chain/transform.hpp"
 #include "pdm/chain/vm.hpp"
 #include "pdm/chain/vm_state.hpp"

@@ -54,6 +54,7 @@
 
 #include "pdm/chain/device.hpp"
 #include "pdm/chain/emt.hpp"
+#include "pdm/chain/topology.hpp"
 #include "pdm/chain/transform.hpp"
 #include "pdm/chain/vm_state.hpp"
 #include "pdm/config/tree.hpp"
@@ -418,6 +419,12 @@ class vm final : private detail::driver_host {
   ///         RamDisk #0
   result<std::string> dump() {
     return on_emt_call("dump", [&]() -> result<std::string> { return dump_on_emt(); });
+  }
+  /// \brief Every device's LUNs and chains as values (pdm/chain/topology.hpp): devices in the
+  /// order they were added, LUNs in the order each device declared them, drivers top to bottom.
+  /// For pdm::to_dot (pdm/analysis/graph.hpp) and other tools.
+  result<std::vector<device_view>> topology() {
+    return on_emt_call("topology", [&]() -> result<std::vector<device_view>> { return topology_on_emt(); });
   }
 
   // --- Power ----------------------------------------------------------------------------------
@@ -1812,6 +1819,49 @@ class vm final : private detail::driver_host {
 
   // --- Dump -----------------------------------------------------------------------------------
 
+  // The "rule: what" marks transformations left at a driver's place (not the inherited or
+  // passed ones, which only say a rule was seen).
+  static std::vector<std::string> transformation_notes(const config_node& node) {
+    std::vector<std::string> notes;
+    if (const config_node* marks = node.find_child("Transformed")) {
+      for (const auto& e : marks->values()) {
+        if (e.value().kind() != value_kind::string || e.value().string() == "inherited" ||
+            e.value().string() == "passed") {
+          continue;
+        }
+        notes.push_back(std::string(e.name()) + ": " + std::string(e.value().string()));
+      }
+    }
+    return notes;
+  }
+
+  std::vector<device_view> topology_on_emt() const {
+    std::vector<device_view> out;
+    out.reserve(devices_.size());
+    for (const auto& d : devices_) {
+      device_view dv;
+      dv.name = d->spec.name;
+      dv.instance = d->spec.instance;
+      dv.luns.reserve(d->luns.size());
+      for (const lun_state& l : d->luns) {
+        lun_view lv;
+        lv.number = l.spec.number;
+        for (const record* r = l.top; r != nullptr; r = r->down) {
+          chain_entry e;
+          e.driver = std::string(r->desc->name);
+          e.instance = r->ctx.instance();
+          e.config_path = r->node->path();
+          for (const interface_ref& i : r->desc->provides) e.provides.emplace_back(i.id);
+          e.notes = transformation_notes(*r->node);
+          lv.chain.push_back(std::move(e));
+        }
+        dv.luns.push_back(std::move(lv));
+      }
+      out.push_back(std::move(dv));
+    }
+    return out;
+  }
+
   std::string dump_on_emt() const {
     std::string out;
     for (const auto& d : devices_) {
@@ -1830,17 +1880,9 @@ class vm final : private detail::driver_host {
           line += " #";
           line += std::to_string(r->ctx.instance());
           std::string notes;
-          if (const config_node* marks = r->node->find_child("Transformed")) {
-            for (const auto& e : marks->values()) {
-              if (e.value().kind() != value_kind::string || e.value().string() == "inherited" ||
-                  e.value().string() == "passed") {
-                continue;
-              }
-              notes += notes.empty() ? "" : "; ";
-              notes += e.name();
-              notes += ": ";
-              notes += e.value().string();
-            }
+          for (const std::string& n : transformation_notes(*r->node)) {
+            notes += notes.empty() ? "" : "; ";
+            notes += n;
           }
           if (!notes.empty()) {
             if (line.size() < 20) line.append(20 - line.size(), ' ');
