@@ -86,16 +86,19 @@ constexpr std::uint32_t multiply(std::uint32_t a, std::uint32_t b) noexcept {
   return product;
 }
 
-/// \brief x^(8 * n) modulo the polynomial: the operator that runs a CRC register over n zero bytes.
-constexpr std::uint32_t x_pow_8n(std::size_t n) noexcept {
+/// \brief x^e modulo the polynomial, bit-reflected, for any exponent e (in bits).
+constexpr std::uint32_t x_pow(std::size_t e) noexcept {
   std::uint32_t result = 1U << 31U;  // x^0
-  std::uint32_t power = 1U << 23U;   // x^8
-  for (; n != 0; n >>= 1U) {
-    if ((n & 1U) != 0) result = multiply(result, power);
+  std::uint32_t power = 1U << 30U;   // x^1
+  for (; e != 0; e >>= 1U) {
+    if ((e & 1U) != 0) result = multiply(result, power);
     power = multiply(power, power);
   }
   return result;
 }
+
+/// \brief x^(8 * n) modulo the polynomial: the operator that runs a CRC register over n zero bytes.
+constexpr std::uint32_t x_pow_8n(std::size_t n) noexcept { return x_pow(8 * n); }
 
 /// \brief shift(t, c) == multiply(x_pow_8n(n), c) as four table look-ups, for t = make_shift_table(n).
 using shift_table = std::array<table, 4>;
@@ -173,17 +176,6 @@ inline std::uint64_t load_le64(const std::byte* p) noexcept {
   return shift(t, shift(t, crc) ^ crc1) ^ crc2;
 }
 #endif
-
-/// \brief x^e modulo the polynomial, bit-reflected, for any exponent e (in bits).
-constexpr std::uint32_t x_pow(std::size_t e) noexcept {
-  std::uint32_t result = 1U << 31U;  // x^0
-  std::uint32_t power = 1U << 30U;   // x^1
-  for (; e != 0; e >>= 1U) {
-    if ((e & 1U) != 0) result = multiply(result, power);
-    power = multiply(power, power);
-  }
-  return result;
-}
 
 /// \brief The two carry-less multipliers that fold a 128-bit chunk of a message `bits` bits
 /// forward, onto the chunk that far behind it: {for the chunk's first 8 bytes, for its last 8}.
