@@ -3,6 +3,7 @@
 // Include the individual headers instead to keep compile times down in large projects.
 #pragma once
 
+#include "pdm/analysis/config_check.hpp"
 #include "pdm/analysis/config_reference.hpp"
 #include "pdm/analysis/graph.hpp"
 #include "pdm/analysis/static_chain.hpp"
