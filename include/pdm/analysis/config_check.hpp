@@ -83,7 +83,7 @@ class config_checker {
     return ec == std::errc() && end == text.data() + text.size();
   }
 
-  const device_spec* find_device(std::string_view name, std::uint32_t instance) const {
+  [[nodiscard]] const device_spec* find_device(std::string_view name, std::uint32_t instance) const {
     for (const device_spec& d : devices_) {
       if (d.name == name && d.instance == instance) return &d;
     }
