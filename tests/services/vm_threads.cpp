@@ -517,6 +517,40 @@ TEST_CASE("detaching the instance terminates and joins its thread before the dri
   CHECK(r.take_reports().empty());
 }
 
+TEST_CASE("a chain's threads all stop, top first, before any driver of the chain is destroyed") {
+  // The top driver's thread and its wakeup use the driver below (as a char layer's I/O thread
+  // uses its stream): the driver below must outlive them, on a detach and when the VM goes.
+  auto p = std::make_shared<probe>();
+  auto below_gone = std::make_shared<std::atomic<bool>>(false);
+  auto wakeups_after_below_gone = std::make_shared<std::atomic<int>>(0);
+  bool thread_ended_before_below_went = false;
+  make_thread_in_ctor(loop(p), [below_gone, wakeups_after_below_gone] {
+    if (below_gone->load()) wakeups_after_below_gone->fetch_add(1);
+  });
+  auto make_thread = top_driver::the_script().ctor;
+  top_driver::the_script().ctor = [make_thread](top_driver& d) {
+    make_thread(d);
+    REQUIRE(d.ctx.attach());
+  };
+  svc_test::below_driver::the_script().dtor = [&, p, below_gone](svc_test::below_driver&) {
+    thread_ended_before_below_went = p->exited.load() && p->inside.load() == 0;
+    below_gone->store(true);
+  };
+  {
+    rig r;
+    (void)r.attach(1);
+    REQUIRE(r.vm.power_on());
+    p->started.wait();
+    SUBCASE("detached from the device side") { REQUIRE(r.vm.detach("dev", 0, 1)); }
+    SUBCASE("the VM is destroyed (after powering off)") {}
+    SUBCASE("the VM is destroyed while suspended") { REQUIRE(r.vm.suspend()); }
+  }
+  CHECK(below_gone->load());
+  CHECK(thread_ended_before_below_went);
+  CHECK(wakeups_after_below_gone->load() == 0);
+  CHECK(p->entered.load() == 1);
+}
+
 // One attach whose constructor makes a thread and then fails (ctx.fail, or a throw), in a VM
 // running or not.
 void check_failed_construction(bool running, bool throws) {

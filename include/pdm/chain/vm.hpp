@@ -1360,9 +1360,12 @@ class vm final : private detail::driver_host {
     return ok();
   }
 
-  // Destroys `top` and everything below it, bottom-most first.
+  // Destroys `top` and everything below it, bottom-most first. The threads of all of them are
+  // stopped first, top first: a driver's thread may use the drivers below it (a char layer's
+  // I/O thread reads the stream below), so none of them may go while it runs.
   void destroy_chain(record* top, attach_flags flags) noexcept {
     for (record* r = top; r != nullptr; r = r->down) r->detaching = true;
+    for (record* r = top; r != nullptr; r = r->down) detail::service_hub::release_threads(r->resources);
     const bool notify = !has_flag(flags, attach_flags::no_callbacks);
     record* cur = nullptr;
     do {
@@ -1387,7 +1390,6 @@ class vm final : private detail::driver_host {
                  error(errc::internal_error, "a detach notification threw").path(cur->node->path()));
         }
       }
-      detail::service_hub::release_threads(cur->resources);  // no thread runs while its driver is destroyed
       cur->desc->destroy(cur->object);
       const bool last = cur == top;
       release(*cur);
