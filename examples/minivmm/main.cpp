@@ -171,7 +171,8 @@ bool write_library(const fs::path& dir) {
 // What the guest writes to sector `lba` of the disk on controller LUN `lun`.
 std::vector<std::byte> disk_pattern(std::uint32_t lun, std::uint64_t lba) {
   std::vector<std::byte> s(minivmm::sector_size);
-  for (std::size_t i = 0; i < s.size(); ++i) s[i] = static_cast<std::byte>((lba * 31 + std::uint64_t{lun} * 7 + i) & 0xff);
+  for (std::size_t i = 0; i < s.size(); ++i)
+    s[i] = static_cast<std::byte>((lba * 31 + std::uint64_t{lun} * 7 + i) & 0xff);
   return s;
 }
 constexpr std::uint64_t workload_sectors = 32;

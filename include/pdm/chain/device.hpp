@@ -72,7 +72,9 @@ struct device_hooks {
   /// After a chain was attached to `lun` at run time (vm::attach without not_hot_plug): the device
   /// takes its interfaces; an error makes the attach fail and the chain is destroyed again.
   std::function<status(std::uint32_t lun, attach_flags flags)> on_attach{};
-  /// Before the chain of `lun` is destroyed by a detach; without it, chains cannot be detached.
+  /// When the chain of `lun` goes by a detach: after the drivers below the top one were destroyed,
+  /// before the top driver is (its interfaces are still valid here). Without it, chains cannot be
+  /// detached.
   std::function<void(std::uint32_t lun, attach_flags flags)> on_detach{};
   std::function<void()> on_power_on{};
   std::function<void()> on_reset{};

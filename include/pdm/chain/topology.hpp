@@ -25,7 +25,7 @@ struct lun_view {
   std::vector<chain_entry> chain;
 };
 
-/// \brief One device instance and its LUNs, in the order the device declared them.
+/// \brief One device instance and its LUNs, in LUN number order.
 struct device_view {
   std::string name;
   std::uint32_t instance = 0;

@@ -421,7 +421,7 @@ class vm final : private detail::driver_host {
     return on_emt_call("dump", [&]() -> result<std::string> { return dump_on_emt(); });
   }
   /// \brief Every device's LUNs and chains as values (pdm/chain/topology.hpp): devices in the
-  /// order they were added, LUNs in the order each device declared them, drivers top to bottom.
+  /// order they were added, LUNs in number order, drivers top to bottom.
   /// For pdm::to_dot (pdm/analysis/graph.hpp) and other tools.
   result<std::vector<device_view>> topology() {
     return on_emt_call("topology", [&]() -> result<std::vector<device_view>> { return topology_on_emt(); });
