@@ -329,25 +329,26 @@ tally serial_workload(pdm::vm& vm, const minivmm::machine& hw) {
     const std::uint64_t sent_before = port->counters().bytes_sent;
     const std::string out = line + "\n";
     bool ok = port->send(std::as_bytes(std::span(out)));
+    // True once the Char driver's I/O thread sent the line (pump_until runs the EMT meanwhile).
+    const auto line_sent = [&] { return port->counters().bytes_sent >= sent_before + out.size(); };
     std::string how;
     if (host) {
       const auto deadline = std::chrono::steady_clock::now() + traffic_deadline;
       std::optional<std::string> got;
-      // The guest's line goes out on the Char driver's I/O thread; the EMT runs meanwhile.
-      ok = ok && pump_until(vm, [&] { return port->counters().bytes_sent >= sent_before + out.size(); });
+      ok = ok && pump_until(vm, line_sent);
       ok = ok && (got = host->read_line(deadline)) && *got == line;
       const std::string answer = "hello from the host on serial " + std::to_string(i) + "\n";
       ok = ok && host->send(answer) && pump_until(vm, [&] { return hw.serial(i).inbox().ends_with(answer); });
       how = "line sent, peer read it and answered, answer received";
     } else if (endpoint.starts_with("file ")) {
-      ok = ok && pump_until(vm, [&] { return port->counters().bytes_sent >= sent_before + out.size(); });
+      ok = ok && pump_until(vm, line_sent);
       std::ifstream in(endpoint.substr(5), std::ios::binary);
       std::stringstream text;
       text << in.rdbuf();
       ok = ok && text.str().ends_with(out);
       how = "line written to the file";
     } else {
-      ok = ok && pump_until(vm, [&] { return port->counters().bytes_sent >= sent_before + out.size(); });
+      ok = ok && pump_until(vm, line_sent);
       how = "line sent";
     }
     ports.count(ok);
